@@ -1,0 +1,279 @@
+"""Hyper-parameters: the JSON config, its schema, and the command line that picks it.
+
+The original keeps a config as nested dicts wrapped in ``HParams`` and reads optional keys
+with ``getattr(hps.data, "add_blank", False)`` scattered through the code. Here every key
+the project knows is listed once, in :data:`SCHEMA`, with its type and (for optional keys)
+its default. Loading a config checks it against the schema, so a typo such as
+``"hiden_channels"`` is an error that suggests ``hidden_channels`` instead of a silently
+ignored key, and every optional key is present afterwards with its documented default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+from typing import Any, Iterator
+
+REQUIRED = object()  # marker: the key has no default and must be in the file
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the file and the key."""
+
+
+# section -> key -> (accepted types, default or REQUIRED, one-line meaning)
+SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, str]]] = {
+    "train": {
+        "use_cuda": ((bool,), True, "use CUDA when a GPU is present"),
+        "log_interval": ((int,), 20, "batches between logged losses and the gen sample"),
+        "seed": ((int,), 1234, "seed for torch, given to every rank"),
+        "epochs": ((int,), REQUIRED, "number of passes over the training set"),
+        "learning_rate": ((int, float), 1.0, "Noam multiplier lr0 (constant lr if not noam)"),
+        "betas": ((list,), [0.9, 0.98], "Adam betas"),
+        "eps": ((int, float), 1e-9, "Adam epsilon"),
+        "warmup_steps": ((int,), 4000, "Noam warm-up steps"),
+        "scheduler": ((str,), "noam", '"noam", or anything else for a constant lr'),
+        "batch_size": ((int,), REQUIRED, "utterances per batch, per process"),
+        "ddi": ((bool,), True, "run data-dependent init before training"),
+        "fp16_run": ((bool,), False, "mixed precision on GPU (ignored on CPU)"),
+        "num_workers": ((int,), 0, "DataLoader worker processes"),
+        "checkpoint_interval": ((int,), 1000, "steps between checkpoints"),
+        "keep_checkpoints": ((int,), 5, "how many G_*.pth to keep (0 keeps all)"),
+        "max_steps": ((int,), 0, "stop after this many steps (0: run all epochs)"),
+        "grad_clip": ((int, float), 5.0, "gradient value clipping, as the original"),
+    },
+    "data": {
+        "load_mel_from_disk": ((bool,), False, "filelist paths point at saved mel .pt files"),
+        "training_files": ((str,), REQUIRED, "filelist of path|text lines"),
+        "validation_files": ((str,), REQUIRED, "filelist of path|text lines"),
+        "text_cleaners": ((list,), ["korean_cleaners"], "cleaner names, applied in order"),
+        "max_wav_value": ((int, float), 32768.0, "int16 full scale"),
+        "sampling_rate": ((int,), 22050, "Hz"),
+        "filter_length": ((int,), 1024, "STFT n_fft"),
+        "hop_length": ((int,), 256, "samples between frames"),
+        "win_length": ((int,), 1024, "window length in samples"),
+        "n_mel_channels": ((int,), 80, "mel bands"),
+        "mel_fmin": ((int, float), 0.0, "Hz"),
+        "mel_fmax": ((int, float), 8000.0, "Hz"),
+        "add_noise": ((bool,), True, "add U[0,1) on the int16 scale before the mel"),
+        "add_blank": ((bool,), False, "intersperse a blank token between symbols"),
+        "mel_cache_dir": ((str, type(None)), None, "directory for cached mels (None: no cache)"),
+        "cmudict_path": ((str, type(None)), None, "accepted for the original's configs; unused"),
+    },
+    "model": {
+        "hidden_channels": ((int,), REQUIRED, "encoder/decoder width"),
+        "filter_channels": ((int,), REQUIRED, "encoder FFN width"),
+        "filter_channels_dp": ((int,), REQUIRED, "duration predictor width"),
+        "kernel_size": ((int,), 3, "encoder FFN kernel"),
+        "p_dropout": ((int, float), 0.0, "encoder dropout"),
+        "n_blocks_dec": ((int,), 12, "flow blocks"),
+        "n_layers_enc": ((int,), 6, "transformer layers"),
+        "n_heads": ((int,), 2, "attention heads"),
+        "p_dropout_dec": ((int, float), 0.0, "WN dropout in the flow"),
+        "dilation_rate": ((int,), 5, "WN dilation growth"),
+        "kernel_size_dec": ((int,), 5, "WN kernel"),
+        "n_block_layers": ((int,), 4, "WN layers per coupling"),
+        "n_sqz": ((int,), 1, "squeeze factor of the flow"),
+        "prenet": ((bool,), False, "ConvReluNorm before the encoder"),
+        "mean_only": ((bool,), False, "encoder predicts only the mean (log-std 0)"),
+        "hidden_channels_enc": ((int, type(None)), None, "encoder width (None: hidden)"),
+        "hidden_channels_dec": ((int, type(None)), None, "decoder width (None: hidden)"),
+        "window_size": ((int, type(None)), None, "relative attention window"),
+        "block_length": ((int, type(None)), None, "local attention block"),
+        "n_split": ((int,), 4, "channel groups of the invertible 1x1 conv"),
+        "sigmoid_scale": ((bool,), False, "sigmoid instead of exp for coupling scale"),
+        "n_speakers": ((int,), 0, "speakers (>1 adds a speaker embedding)"),
+        "gin_channels": ((int,), 0, "speaker embedding width"),
+        "proximal_bias": ((bool,), False, "attention bias toward near positions"),
+        "proximal_init": ((bool,), False, "init key projection equal to query"),
+    },
+}
+# Keys outside the three sections that a config may carry.
+TOP_LEVEL_OPTIONAL = {"model_dir"}
+
+
+class HParams:
+    """Nested config with attribute *and* mapping access.
+
+    ``hps.train.batch_size`` and ``hps["train"]["batch_size"]`` are the same value, and
+    ``FlowGenerator(**hps.model)`` works because ``keys()`` and ``__getitem__`` make an
+    ``HParams`` a mapping for ``**``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        for key, value in kwargs.items():
+            if isinstance(value, dict):
+                value = HParams(**value)
+            self[key] = value
+
+    def keys(self):
+        return self.__dict__.keys()
+
+    def items(self):
+        return self.__dict__.items()
+
+    def values(self):
+        return self.__dict__.values()
+
+    def __len__(self) -> int:
+        return len(self.__dict__)
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        setattr(self, key, value)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.__dict__
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dict__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HParams) and self.to_dict() == other.to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dicts, as they would be written to JSON."""
+        return {k: v.to_dict() if isinstance(v, HParams) else v for k, v in self.items()}
+
+    def __repr__(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    return " or ".join("null" if t is type(None) else t.__name__ for t in types)
+
+
+def validate_config(config: dict[str, Any], source: str = "<config>") -> dict[str, Any]:
+    """Check ``config`` against :data:`SCHEMA` and fill in the defaults of missing keys.
+
+    Returns a new dict; raises :class:`ConfigError` naming ``source`` and the key.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"{source}: the top level must be a JSON object, got {type(config).__name__}")
+    out: dict[str, Any] = {}
+    for section, value in config.items():
+        if section in TOP_LEVEL_OPTIONAL:
+            out[section] = value
+            continue
+        if section not in SCHEMA:
+            raise ConfigError(f"{source}: unknown section {section!r}{_suggest(section, SCHEMA)}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: section {section!r} must be an object")
+    for section, keys in SCHEMA.items():
+        given = config.get(section, {})
+        if not isinstance(given, dict):
+            raise ConfigError(f"{source}: section {section!r} must be an object")
+        checked: dict[str, Any] = {}
+        for key, value in given.items():
+            if key not in keys:
+                raise ConfigError(
+                    f"{source}: unknown key {section}.{key}{_suggest(key, keys)}")
+            types, _default, meaning = keys[key]
+            # bool is a subclass of int: do not let `true` pass as a number, nor 1 as a flag.
+            ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+            if not ok:
+                raise ConfigError(
+                    f"{source}: {section}.{key} must be {_type_name(types)} ({meaning}), "
+                    f"got {value!r} ({type(value).__name__})")
+            checked[key] = value
+        for key, (_types, default, meaning) in keys.items():
+            if key in checked:
+                continue
+            if default is REQUIRED:
+                raise ConfigError(f"{source}: missing required key {section}.{key} ({meaning})")
+            checked[key] = json.loads(json.dumps(default))  # a fresh copy of lists
+        out[section] = checked
+    return out
+
+
+def _suggest(word: str, known) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+
+
+def load_config_file(path: str) -> dict[str, Any]:
+    """Read and validate one JSON config; errors name the file (and line/column for JSON)."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path} (pass one with -c, e.g. configs/base.json)")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+    return validate_config(raw, source=path)
+
+
+def get_hparams_from_file(config_path: str) -> HParams:
+    """``HParams`` of one config file, validated, with defaults filled in."""
+    return HParams(**load_config_file(config_path))
+
+
+def get_hparams_from_dir(model_dir: str) -> HParams:
+    """``HParams`` from ``model_dir/config.json`` (the copy a run saved), with model_dir set."""
+    hps = get_hparams_from_file(os.path.join(model_dir, "config.json"))
+    hps.model_dir = model_dir
+    return hps
+
+
+def get_hparams(init: bool = True, args: list[str] | None = None) -> HParams:
+    """Parse ``-c/--config`` and ``-m/--model`` and return the run's ``HParams``.
+
+    ``-m NAME`` puts the run in ``./logs/NAME`` (a path with a slash is used as given).
+    With ``init=True`` the config file is read and, unlike the original (which overwrote the
+    saved copy on every launch), written to ``model_dir/config.json`` only when no copy is
+    there yet; a different saved copy is an error unless ``--force``. With ``init=False``
+    the saved copy in ``model_dir`` is read instead.
+    """
+    parser = argparse.ArgumentParser(description="Glow-TTS hyper-parameters")
+    parser.add_argument("-c", "--config", default="configs/base.json", help="JSON config file")
+    parser.add_argument("-m", "--model", required=True, help="run name or directory")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite model_dir/config.json when it differs from -c")
+    ns, _unknown = parser.parse_known_args(args)
+    model_dir = ns.model if os.sep in ns.model else os.path.join("./logs", ns.model)
+    os.makedirs(model_dir, exist_ok=True)
+    saved_path = os.path.join(model_dir, "config.json")
+    if not init:
+        return get_hparams_from_dir(model_dir)
+    config = load_config_file(ns.config)
+    write_run_config(config, saved_path, force=ns.force)
+    hps = HParams(**config)
+    hps.model_dir = model_dir
+    return hps
+
+
+def config_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Lines ``section.key: old -> new`` for every value that differs."""
+    lines = []
+    for section in sorted(set(old) | set(new)):
+        a, b = old.get(section, {}), new.get(section, {})
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            if a != b:
+                lines.append(f"{section}: {a!r} -> {b!r}")
+            continue
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                lines.append(f"{section}.{key}: {a.get(key)!r} -> {b.get(key)!r}")
+    return lines
+
+
+def write_run_config(config: dict[str, Any], saved_path: str, force: bool = False) -> None:
+    """Save the run's config once; refuse a different one (listing the differences) unless forced."""
+    if os.path.exists(saved_path) and not force:
+        saved = load_config_file(saved_path)
+        diff = config_diff(saved, config)
+        if diff:
+            raise ConfigError(
+                f"{saved_path} holds a different config than the one given; differences:\n  "
+                + "\n  ".join(diff)
+                + "\nUse a new -m directory, or pass --force to overwrite the saved config.")
+        return
+    tmp = saved_path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(config, f, indent=2, ensure_ascii=False)
+    os.replace(tmp, saved_path)
