@@ -1,0 +1,235 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Hyper-parameters, `getattr` defaults and the run's logger
+#
+# *Reviews:* `init.py`, `main` — `hps = utils.get_hparams()`, `logger = utils.get_logger(hps.model_dir)`,
+# `logger.info(hps)` and `getattr(hps.data, "add_blank", False)` when it computes the
+# vocabulary size for `FlowGenerator_DDI(len(symbols) + getattr(...), ...)`; and `utils.py`,
+# `get_hparams`, `HParams`, `get_logger`. Our versions live in `glow_tts/hparams.py` and
+# `glow_tts/utils.py`.
+#
+# You will learn:
+#
+# * what `get_hparams` does: it parses `-c/--config` and `-m/--model` from the command
+#   line, reads and checks the JSON config, and decides the run directory `model_dir`;
+# * how an `HParams` object gives the same value by attribute and by key, and why
+#   `FlowGenerator(**hps.model)` works;
+# * what `getattr(obj, name, default)` returns when the attribute is missing, and what
+#   plain attribute access does instead; why `len(symbols) + add_blank` is a number;
+# * where `get_logger` writes, in which format, and what `logger.info(hps)` puts there.
+#
+# covers: T02, T05, T06
+
+# %%
+import io
+import json
+import logging
+import os
+import tempfile
+
+from glow_tts.hparams import ConfigError, HParams, SCHEMA, get_hparams, get_hparams_from_file
+from glow_tts.text.symbols import symbols
+from glow_tts.utils import LOG_FORMAT, get_logger
+
+# Every file this walkthrough writes goes to a fresh temporary folder.
+workdir = tempfile.mkdtemp(prefix="glow_tts_01_")
+
+# %% [markdown]
+# ## `get_hparams`: the command line picks a config and a run directory
+#
+# The original `train.py` and `init.py` both start with `hps = utils.get_hparams()`.
+# It reads two options from `sys.argv`: `-c` names a JSON config file, `-m` names the
+# model (the run). We pass the argument list explicitly (`args=[...]`), which is what
+# `argparse` would otherwise read from the command line. A name without a slash becomes
+# `./logs/NAME`; a path with a slash is used as given, which keeps this notebook's files in
+# its temporary folder.
+
+# %%
+run_dir = os.path.join(workdir, "kss_base")
+hps = get_hparams(args=["-c", "../configs/base.json", "-m", run_dir])
+hps.model_dir, sorted(hps.keys())
+
+# %%
+assert hps.model_dir == run_dir
+assert sorted(hps.keys()) == ["data", "model", "model_dir", "train"]
+# The config was copied into the run directory: a later `init=False` reads that copy.
+assert os.path.isfile(os.path.join(run_dir, "config.json"))
+
+# %% [markdown]
+# `HParams` wraps the nested JSON objects so that a section is read like an object
+# (`hps.train.batch_size`) *and* like a dict (`hps["train"]["batch_size"]`). The dict side
+# (`keys()` and `__getitem__`) is what lets Python unpack it with `**`: the original builds
+# its model with `FlowGenerator(..., **hps.model)`, turning every key of the `model`
+# section into a keyword argument.
+
+# %%
+assert hps.train.batch_size == hps["train"]["batch_size"] == 32
+assert isinstance(hps.model, HParams)
+
+
+def show_kwargs(**kwargs):
+    return kwargs
+
+
+unpacked = show_kwargs(**hps.model)
+assert unpacked["hidden_channels"] == 192 and unpacked["n_sqz"] == 2
+assert set(unpacked) == set(hps.model.keys())
+
+# %% [markdown]
+# The original wrote `config.json` into `model_dir` on *every* launch, silently replacing
+# the copy that described the weights already there. Ours writes it once and refuses a
+# different config for the same run, listing the differences:
+
+# %%
+changed = json.load(open("../configs/base.json"))
+changed["train"]["batch_size"] = 16
+other_config = os.path.join(workdir, "changed.json")
+json.dump(changed, open(other_config, "w"))
+try:
+    get_hparams(args=["-c", other_config, "-m", run_dir])
+    raise RuntimeError("a different config for an existing run was accepted")
+except ConfigError as err:
+    print(err)
+    assert "train.batch_size: 32 -> 16" in str(err)
+
+# %% [markdown]
+# A config file is checked against one schema (`glow_tts.hparams.SCHEMA`), so a typo is an
+# error that names the file and suggests the key you meant, instead of a key that is
+# silently ignored while the default is used:
+
+# %%
+typo = json.load(open("../configs/base.json"))
+typo["model"]["hiden_channels"] = typo["model"].pop("hidden_channels")
+typo_path = os.path.join(workdir, "typo.json")
+json.dump(typo, open(typo_path, "w"))
+try:
+    get_hparams_from_file(typo_path)
+    raise RuntimeError("a misspelt key was accepted")
+except ConfigError as err:
+    print(err)
+    assert "did you mean 'hidden_channels'" in str(err) and typo_path in str(err)
+
+# %% [markdown]
+# ## `getattr(hps.data, "add_blank", False)`
+#
+# `getattr(obj, "name")` is `obj.name` with the name given as a string. With a third
+# argument, `getattr(obj, "name", default)` returns `default` when `obj` has no such
+# attribute, where `obj.name` (and the two-argument `getattr`) raises `AttributeError`.
+# The original reads `add_blank` this way because configs written before the option
+# existed do not have the key. An `HParams` built directly from a dict shows both cases:
+
+# %%
+old_style = HParams(data={"sampling_rate": 22050})  # a section without "add_blank"
+print(getattr(old_style.data, "add_blank", False))
+
+# %%
+assert getattr(old_style.data, "add_blank", False) is False
+try:
+    old_style.data.add_blank
+    raise RuntimeError("expected AttributeError")
+except AttributeError as err:
+    print("AttributeError:", err)
+try:
+    getattr(old_style.data, "add_blank")  # no default: the same error
+    raise RuntimeError("expected AttributeError")
+except AttributeError:
+    pass
+
+# %% [markdown]
+# A config *loaded through the schema* never lacks an optional key: loading fills in every
+# documented default, so in this project `hps.data.add_blank` always exists. The
+# `getattr` pattern is kept where the original has it, but the one place that decides the
+# default is `SCHEMA`:
+
+# %%
+no_blank = json.load(open("../configs/base.json"))
+del no_blank["data"]["add_blank"]
+no_blank_path = os.path.join(workdir, "no_blank.json")
+json.dump(no_blank, open(no_blank_path, "w"))
+filled = get_hparams_from_file(no_blank_path)
+assert "add_blank" in filled.data and filled.data.add_blank is False
+assert SCHEMA["data"]["add_blank"][1] is False  # (types, default, meaning)
+
+# %% [markdown]
+# ## `n_vocab = len(symbols) + add_blank`
+#
+# The model's embedding table needs one row per token id. The symbol list has
+# $|\text{symbols}| = 73$ entries (pad, space, four punctuation marks and 67 jamo). With
+# `add_blank`, a blank token is put between every pair of symbols, and its id is
+# `len(symbols)`, one past the last symbol: the table needs one more row. The original
+# writes this as `len(symbols) + getattr(hps.data, "add_blank", False)`, adding a `bool`
+# to an `int`. That works because in Python `bool` is a subclass of `int`: `True == 1`
+# and `False == 0`.
+
+# %%
+assert len(symbols) == 73
+assert issubclass(bool, int) and True + 0 == 1 and False + 0 == 0
+for add_blank, expected in [(False, 73), (True, 74)]:
+    n_vocab = len(symbols) + add_blank
+    assert n_vocab == expected and type(n_vocab) is int
+
+# %% [markdown]
+# ## `get_logger(model_dir)` and `logger.info(hps)`
+#
+# > **The notes say** (§1.2.3) that `logger.info(hps)` is the part that prints.
+# > **In fact** it is not a `print`: the message goes to a logger, which sends it to two
+# > *handlers*, a file `model_dir/train.log` and the console (stderr), each line stamped
+# > with the time, the logger's name and the level. `hps` becomes text through
+# > `HParams.__repr__`, here the whole config as indented JSON, so the log file records
+# > exactly which hyper-parameters a run used.
+
+# %%
+logger = get_logger(hps.model_dir)
+logger.info(hps)
+log_path = os.path.join(hps.model_dir, "train.log")
+for handler in logger.handlers:
+    handler.flush()
+log_text = open(log_path, encoding="utf-8").read()
+print(log_text[:300])
+
+# %%
+assert os.path.isfile(log_path)
+first_line = log_text.splitlines()[0]
+asctime, name, level, message = first_line.split("\t")
+assert level == "INFO" and name == "glow_tts.kss_base" and message == "{"
+assert LOG_FORMAT == "%(asctime)s\t%(name)s\t%(levelname)s\t%(message)s"
+# The whole config is in the file, as JSON after the first line's prefix.
+logged = json.loads(log_text[log_text.index("{"):])
+assert logged["model"]["hidden_channels"] == 192 and logged["model_dir"] == run_dir
+# Two handlers: the file and the console.
+kinds = sorted(type(h).__name__ for h in logger.handlers)
+assert kinds == ["FileHandler", "StreamHandler"]
+
+# %% [markdown]
+# The original also called `logging.basicConfig(level=logging.DEBUG)` when `utils` was
+# imported, which switched on DEBUG messages for *every* library in the process. Ours
+# configures only its own logger and does not pass messages up to the root logger, so
+# another library's debug output stays off, and calling `get_logger` twice for the same
+# run does not add a second pair of handlers (which would write every line twice).
+
+# %%
+assert logger.propagate is False
+assert logging.getLogger("matplotlib").getEffectiveLevel() > logging.DEBUG
+assert get_logger(hps.model_dir) is logger and len(logger.handlers) == 2
+
+# %% [markdown]
+# INFO is the level: `logger.debug(...)` is dropped, `logger.warning(...)` is kept.
+# A temporary extra handler captures what passes the logger's level:
+
+# %%
+captured = io.StringIO()
+extra = logging.StreamHandler(captured)
+logger.addHandler(extra)
+logger.debug("not shown")
+logger.warning("shown")
+logger.removeHandler(extra)
+assert captured.getvalue() == "shown\n"
