@@ -70,3 +70,57 @@ def check_git_hash(model_dir: str, logger: logging.Logger | None = None) -> str 
         with open(path, "w") as f:
             f.write(current)
     return current
+
+
+# --- TensorBoard helpers (appended for the training loop) -------------------------------
+
+def summarize(writer, global_step: int, scalars: dict | None = None, histograms: dict | None = None,
+              images: dict | None = None, audios: dict | None = None,
+              audio_sampling_rate: int = 22050) -> None:
+    """Write scalars, histograms, ``[H, W, 3]`` uint8 images and ``[T]`` audio under their
+    names at ``global_step``, as the original's ``utils.summarize`` (plus audio)."""
+    for name, value in (scalars or {}).items():
+        writer.add_scalar(name, float(value), global_step)
+    for name, value in (histograms or {}).items():
+        writer.add_histogram(name, value, global_step)
+    for name, value in (images or {}).items():
+        writer.add_image(name, value, global_step, dataformats="HWC")
+    for name, value in (audios or {}).items():
+        writer.add_audio(name, value, global_step, sample_rate=audio_sampling_rate)
+
+
+def _figure_to_numpy(fig):
+    """RGB ``[H, W, 3]`` uint8 of a figure. (The original used ``tostring_rgb``, removed in
+    matplotlib 3.10; ``buffer_rgba`` is the supported way.) The figure is drawn on its own
+    Agg canvas, without pyplot, so it works under any backend, a notebook's included."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def plot_spectrogram_to_numpy(spectrogram):
+    """Image of a log-mel ``[n_mel, frames]`` (frames across, mel bands up)."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(10, 2))
+    ax = fig.subplots()
+    im = ax.imshow(spectrogram, aspect="auto", origin="lower", interpolation="none")
+    fig.colorbar(im, ax=ax)
+    ax.set_xlabel("Frames")
+    ax.set_ylabel("Channels")
+    fig.tight_layout()
+    return _figure_to_numpy(fig)
+
+
+def plot_alignment_to_numpy(alignment, info: str | None = None):
+    """Image of an alignment ``[text tokens, frames]`` (frames across, tokens up)."""
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    im = ax.imshow(alignment, aspect="auto", origin="lower", interpolation="none")
+    fig.colorbar(im, ax=ax)
+    ax.set_xlabel("Decoder timestep" + (f"\n\n{info}" if info else ""))
+    ax.set_ylabel("Encoder timestep")
+    fig.tight_layout()
+    return _figure_to_numpy(fig)
