@@ -112,3 +112,145 @@ class Adam:
         # The saved param_groups hold the rate of the saved run; recompute it from this
         # optimizer's schedule so a changed lr/warm-up in the config takes effect.
         self._set_lr(self.lr_at(self.step_num))
+
+
+# --- Masks, alignment paths, squeezing, losses, gradient clipping --------------------
+# Appended as one block; it repeats the imports it needs so it reads on its own.
+import math  # noqa: E402
+from typing import Iterable, Optional, Union  # noqa: E402
+
+import torch  # noqa: E402,F811
+from torch.nn import functional as F  # noqa: E402
+
+
+def sequence_mask(length: torch.Tensor, max_length: Optional[int] = None) -> torch.Tensor:
+    """Boolean mask of the valid positions of each sequence in a padded batch.
+
+    length: [b] (int or float); returns [b, max_length] with ``mask[i, t] = t < length[i]``.
+    ``max_length`` defaults to ``length.max()``. Float lengths work too (``generate_path``
+    passes cumulative float durations): position ``t`` counts as valid while ``t < length``.
+    """
+    if max_length is None:
+        max_length = length.max()
+    positions = torch.arange(max_length, dtype=length.dtype, device=length.device)  # [t]
+    return positions.unsqueeze(0) < length.unsqueeze(1)
+
+
+def generate_path(duration: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Hard monotonic alignment from per-token durations (frames).
+
+    duration: [b, t_x] (whole numbers, int or float); mask: [b, t_x, t_y] (valid pairs).
+    Returns path [b, t_x, t_y] in ``mask``'s dtype: ``path[i, x, y] = 1`` when frame ``y``
+    belongs to token ``x``, i.e. ``end[x-1] <= y < end[x]`` with ``end = cumsum(duration)``.
+    Frames past the last token's end, and pairs outside ``mask``, are 0.
+    """
+    batch, t_x, t_y = mask.shape
+    token_end = torch.cumsum(duration, dim=1)  # [b, t_x]: first frame *after* each token
+    # before_end[i, x, y] = 1 when frame y comes before the end of token x.
+    before_end = sequence_mask(token_end.reshape(-1), t_y).reshape(batch, t_x, t_y).to(mask.dtype)
+    # Frames before the end of token x but not before the end of token x-1 belong to x.
+    before_previous_end = F.pad(before_end, (0, 0, 1, 0))[:, :-1]
+    return (before_end - before_previous_end) * mask
+
+
+def squeeze(x: torch.Tensor, x_mask: Optional[torch.Tensor] = None, n_sqz: int = 2):
+    """Fold groups of ``n_sqz`` neighbouring frames into the channel axis.
+
+    x: [b, c, t] -> [b, c * n_sqz, t // n_sqz]; a trailing ``t % n_sqz`` frames are dropped.
+    Channel ``k * c + ch`` of output frame ``f`` holds channel ``ch`` of input frame
+    ``f * n_sqz + k``. x_mask: [b, 1, t] -> [b, 1, t // n_sqz], taking the mask of the *last*
+    frame of each group (a group counts as valid only when all its frames are, since
+    lengths are whole groups in practice). Without a mask, an all-ones mask is returned.
+    Returns ``(x_squeezed * mask, mask)``.
+    """
+    batch, channels, frames = x.shape
+    frames = (frames // n_sqz) * n_sqz
+    x = x[:, :, :frames]
+    grouped = x.reshape(batch, channels, frames // n_sqz, n_sqz)  # [b, c, t', k]
+    x_sqz = grouped.permute(0, 3, 1, 2).reshape(batch, channels * n_sqz, frames // n_sqz)
+    if x_mask is not None:
+        x_mask = x_mask[:, :, n_sqz - 1::n_sqz]
+    else:
+        x_mask = torch.ones(batch, 1, frames // n_sqz, device=x.device, dtype=x.dtype)
+    return x_sqz * x_mask, x_mask
+
+
+def unsqueeze(x: torch.Tensor, x_mask: Optional[torch.Tensor] = None, n_sqz: int = 2):
+    """Inverse of :func:`squeeze`: [b, c * n_sqz, t'] -> [b, c, t' * n_sqz].
+
+    x_mask: [b, 1, t'] -> [b, 1, t' * n_sqz] (each group's mask repeated over its frames).
+    Returns ``(x_unsqueezed * mask, mask)``.
+    """
+    batch, channels, frames = x.shape
+    grouped = x.reshape(batch, n_sqz, channels // n_sqz, frames)  # [b, k, c, t']
+    x_unsqz = grouped.permute(0, 2, 3, 1).reshape(batch, channels // n_sqz, frames * n_sqz)
+    if x_mask is not None:
+        x_mask = x_mask.unsqueeze(-1).repeat(1, 1, 1, n_sqz).reshape(batch, 1, frames * n_sqz)
+    else:
+        x_mask = torch.ones(batch, 1, frames * n_sqz, device=x.device, dtype=x.dtype)
+    return x_unsqz * x_mask, x_mask
+
+
+def mle_loss(z: torch.Tensor, m: torch.Tensor, logs: torch.Tensor, logdet: torch.Tensor,
+             mask: torch.Tensor) -> torch.Tensor:
+    """Negative log-likelihood of the mel under the flow, in nats per mel value.
+
+    z, m, logs: [b, c, t] (latent, aligned prior mean and log-std, already zero on padding);
+    logdet: [b] (log|det dz/dy| of the decoder); mask: [b, 1, t].
+
+    ``-log p(y) = sum over valid (c, t) of [log s + (z - m)^2 / (2 s^2) + log(2 pi) / 2]
+    - logdet``, summed over the batch and divided by the number of valid values
+    ``N = sum(mask) * c``. The sums run over the whole tensors: padding contributes nothing
+    because z, m and logs are zero there (log 0 = 0, (0 - 0)^2 = 0), which is why the
+    constant ``log(2 pi) / 2`` is added once after dividing rather than inside the sum.
+    """
+    value_count = torch.sum(torch.ones_like(z) * mask)  # N = valid frames x channels
+    nll = torch.sum(logs) + 0.5 * torch.sum(torch.exp(-2 * logs) * (z - m) ** 2)
+    nll = nll - torch.sum(logdet)
+    return nll / value_count + 0.5 * math.log(2 * math.pi)
+
+
+def duration_loss(logw: torch.Tensor, logw_: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Squared error of the predicted log-durations, averaged over the valid tokens.
+
+    logw: [b, 1, t_x] predicted, logw_: [b, 1, t_x] from the alignment (``log(1e-8 + d)``),
+    both zero on padding; lengths: [b] token counts. Returns ``sum((logw - logw_)^2) /
+    sum(lengths)``.
+    """
+    return torch.sum((logw - logw_) ** 2) / torch.sum(lengths)
+
+
+def clip_grad_value_(parameters: Union[torch.Tensor, Iterable[torch.Tensor]],
+                     clip_value: Optional[float], norm_type: float = 2) -> torch.Tensor:
+    """Clamp every gradient element to ``[-clip_value, clip_value]`` in place.
+
+    Returns the total ``norm_type``-norm of all gradients *before* clipping, as a 0-dim
+    float32 tensor on the first gradient's device (``float(...)`` or ``.item()`` it when
+    logging; 0.0 when no parameter has a gradient). ``clip_value=None`` only measures.
+
+    The original called ``.item()`` once per parameter (about 200 host syncs per step on a
+    GPU); here the per-tensor norms come from one ``torch._foreach_norm`` call and are
+    reduced on the device, so this function never waits for the device.
+    """
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    norm_type = float(norm_type)
+    if not grads:
+        return torch.tensor(0.0)
+    device = grads[0].device
+    # Group by (device, dtype): the fused kernels want uniform lists.
+    groups: dict = {}
+    for grad in grads:
+        groups.setdefault((grad.device, grad.dtype), []).append(grad)
+    per_tensor_norms = []
+    for group in groups.values():
+        per_tensor_norms += [n.to(device=device, dtype=torch.float32)
+                             for n in torch._foreach_norm(group, norm_type)]
+    total_norm = torch.linalg.vector_norm(torch.stack(per_tensor_norms), norm_type)
+    if clip_value is not None:
+        clip_value = float(clip_value)
+        for group in groups.values():
+            torch._foreach_clamp_min_(group, -clip_value)
+            torch._foreach_clamp_max_(group, clip_value)
+    return total_norm
