@@ -1,0 +1,241 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Seeds, samplers and `batch_idx`: who sees which utterance
+#
+# *Reviews:* `train.py`, `train_and_eval` — `torch.manual_seed(hps.train.seed)`, the
+# `DistributedSampler(...)` and `DataLoader(..., sampler=train_sampler, drop_last=True)`
+# calls — and `train`, which starts with `train_loader.sampler.set_epoch(epoch)` and loops
+# `for batch_idx, (x, x_lengths, y, y_lengths) in enumerate(train_loader)`.
+#
+# You will learn:
+#
+# * why every rank builds *the same* model: one seed, one set of initial weights;
+# * how a plain sampler differs from `DistributedSampler`, and why `shuffle=True` and
+#   `sampler=` cannot be given together;
+# * how `DistributedSampler` cuts the data set into disjoint, equal-sized shards, padding
+#   when the data does not divide evenly;
+# * what `set_epoch` changes, and what stays the same across ranks;
+# * the exact number of `batch_idx` values per epoch, checked on the notes' two examples.
+#
+# covers: T11, T23, T25, T26, T27
+
+# %%
+import math
+
+import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
+import matplotlib.pyplot as plt
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler, TensorDataset
+
+from glow_tts.hparams import get_hparams_from_file
+from glow_tts.models import FlowGenerator
+from glow_tts.text.symbols import symbols
+
+# %% [markdown]
+# ## One seed, the same weights on every rank
+#
+# Each rank of a distributed run is a separate process that builds its own copy of the
+# model. DDP expects those copies to start equal; it broadcasts rank 0's weights when it
+# wraps the model anyway, but the original also makes the ranks agree by construction:
+# every process calls `torch.manual_seed(hps.train.seed)` before building the generator.
+#
+# `torch.manual_seed` seeds the default CPU generator (and every CUDA device's) and
+# returns that `torch.Generator` object.
+
+# %%
+hps = get_hparams_from_file("../configs/tiny.json")
+n_vocab = len(symbols) + hps.data.add_blank
+
+
+def build_generator(seed: int) -> FlowGenerator:
+    generator_rng = torch.manual_seed(seed)
+    assert isinstance(generator_rng, torch.Generator)
+    assert generator_rng.initial_seed() == seed
+    return FlowGenerator(n_vocab, out_channels=hps.data.n_mel_channels, **hps.model)
+
+
+rank0_model = build_generator(hps.train.seed)   # what rank 0 builds
+rank1_model = build_generator(hps.train.seed)   # what rank 1 builds, in its own process
+other_seed = build_generator(hps.train.seed + 1)
+
+# %%
+same = all(torch.equal(a, b) for a, b in zip(rank0_model.state_dict().values(), rank1_model.state_dict().values()))
+differs = any(not torch.equal(a, b) for a, b in zip(rank0_model.state_dict().values(), other_seed.state_dict().values()))
+assert same and differs
+print("same seed -> identical weights:", same, "| other seed -> different weights:", differs)
+
+# %% [markdown]
+# ## Plain samplers: one process sees everything
+#
+# A `DataLoader` asks its *sampler* for indices and its dataset for the samples at those
+# indices. `shuffle=False` means a `SequentialSampler` ($0, 1, 2, \dots$), `shuffle=True`
+# a `RandomSampler` (a fresh permutation every time the loader is iterated). Either way a
+# single process walks over all $N$ indices.
+#
+# A twelve-item toy data set keeps the index layouts readable; the real `TextMelLoader`
+# plugs into the same machinery.
+
+# %%
+toy = TensorDataset(torch.arange(12))
+assert isinstance(DataLoader(toy, shuffle=False).sampler, SequentialSampler)
+assert isinstance(DataLoader(toy, shuffle=True).sampler, RandomSampler)
+assert sorted(RandomSampler(toy)) == list(range(12))
+
+# %% [markdown]
+# Once you pass your own `sampler`, the loader has no business shuffling: the sampler
+# decides the order. PyTorch refuses the combination outright, which is why the original
+# passes `shuffle=False` to the loader and `shuffle=True` to the `DistributedSampler`.
+
+# %%
+sampler = DistributedSampler(toy, num_replicas=2, rank=0, shuffle=True)
+try:
+    DataLoader(toy, sampler=sampler, shuffle=True)
+    raised = None
+except ValueError as error:
+    raised = str(error)
+print(raised)
+assert raised is not None and "mutually exclusive" in raised
+
+# %% [markdown]
+# ## `DistributedSampler`: disjoint shards of equal size
+#
+# With `num_replicas` ranks, each rank keeps every `num_replicas`-th index of one shared
+# permutation, starting at its own rank. No process group is needed to build it when both
+# `num_replicas` and `rank` are given, so we can build all ranks' samplers side by side.
+#
+# If $N$ is not a multiple of the world size $W$, the sampler repeats the first indices
+# of the permutation until the total is $W \cdot \lceil N / W \rceil$: every rank gets
+# the same number of samples, so no rank waits forever in a collective at the end of an
+# epoch.
+
+# %%
+def shards(n_items: int, world_size: int, epoch: int, shuffle: bool = True) -> list[list[int]]:
+    dataset = TensorDataset(torch.arange(n_items))
+    per_rank = []
+    for rank in range(world_size):
+        s = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=0)
+        s.set_epoch(epoch)
+        per_rank.append(list(s))
+    return per_rank
+
+
+even = shards(12, world_size=3, epoch=0)
+assert all(len(part) == 4 for part in even)
+assert sorted(sum(even, [])) == list(range(12))          # disjoint and covering
+
+uneven = shards(10, world_size=3, epoch=0)                # 10 items, 3 ranks
+assert [len(part) for part in uneven] == [4, 4, 4]        # ceil(10 / 3) = 4 each
+flat = sum(uneven, [])
+assert len(flat) == 12 and set(flat) == set(range(10))   # two indices appear twice
+print("10 items on 3 ranks:", uneven)
+
+# %% [markdown]
+# ## `set_epoch`: a new order every epoch, agreed by all ranks
+#
+# The sampler's permutation comes from a generator seeded with `seed + epoch`. Every rank
+# computes the *same* permutation for a given epoch and takes its own slice, so the
+# shards stay disjoint. Forget `set_epoch` and the epoch stays 0: the same order, every
+# epoch.
+
+# %%
+epoch1, epoch2 = shards(12, 3, epoch=1), shards(12, 3, epoch=2)
+assert epoch1 != epoch2                                    # reshuffled
+assert sorted(sum(epoch2, [])) == list(range(12))          # still a partition
+
+forgetful = DistributedSampler(toy, num_replicas=3, rank=0, shuffle=True, seed=0)
+assert list(forgetful) == list(forgetful) == shards(12, 3, epoch=0)[0]
+
+# %% [markdown]
+# The figure shows which rank owns each of twelve utterances in three epochs; a row is an
+# epoch, a colour a rank.
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(10, 2.6), sharey=True)
+for epoch, ax in enumerate(axes):
+    owner = torch.full((12,), -1)
+    for rank, part in enumerate(shards(12, 3, epoch)):
+        owner[torch.tensor(part)] = rank
+    ax.imshow(owner[None, :].numpy(), cmap="Set2", vmin=0, vmax=7, aspect="auto")
+    for i, r in enumerate(owner.tolist()):
+        ax.text(i, 0, f"r{r}", ha="center", va="center", fontsize=8)
+    ax.set_title(f"epoch {epoch}: 발화 → rank")
+    ax.set_xticks(range(12))
+    ax.set_yticks([])
+    ax.set_xlabel("utterance index")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## How many `batch_idx` values does an epoch have?
+#
+# Each rank iterates its own loader. The loader of one rank sees
+# $\lceil N / W \rceil$ indices and, with `drop_last=True`, makes
+#
+# $$ B_{\text{epoch}} = \left\lfloor \frac{\lceil N / W \rceil}{b} \right\rfloor $$
+#
+# batches of size $b$, so `batch_idx` runs from $0$ to $B_{\text{epoch}} - 1$.
+# `len(train_loader)` is already that per-rank number.
+#
+# > **The notes say** (§2.2.2) that the number of batches is `len(train_loader)` divided
+# > by the world size and the batch size.
+# > **In fact** `len(train_loader)` already counts *batches of one rank*: dividing it again
+# > would be wrong. The division by $W$ and $b$ applies to the number of *samples* $N$,
+# > with a ceiling for the sampler's padding and a floor for `drop_last`. For the notes'
+# > examples the numbers come out the same; the formula differs on others.
+
+# %%
+def batches_per_epoch(n_items: int, world_size: int, batch_size: int) -> list[int]:
+    """len(loader) of every rank, built with the real sampler and loader."""
+    dataset = TensorDataset(torch.arange(n_items))
+    lengths = []
+    for rank in range(world_size):
+        s = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True)
+        loader = DataLoader(dataset, batch_size=batch_size, sampler=s, drop_last=True)
+        lengths.append(len(loader))
+    return lengths
+
+
+def formula(n_items: int, world_size: int, batch_size: int) -> int:
+    return math.ceil(n_items / world_size) // batch_size
+
+
+# %% [markdown]
+# The notes' first example: 12,000 utterances on 6 GPUs with a batch of 196 per GPU.
+# Each rank sees $12000/6 = 2000$ utterances, $\lfloor 2000/196 \rfloor = 10$ batches:
+# `batch_idx` $\in \{0, \dots, 9\}$, and $2000 - 10 \cdot 196 = 40$ utterances per rank are
+# dropped this epoch.
+
+# %%
+six_gpus = batches_per_epoch(12_000, world_size=6, batch_size=196)
+assert six_gpus == [10] * 6 == [formula(12_000, 6, 196)] * 6
+dataset = TensorDataset(torch.arange(12_000))
+loader = DataLoader(dataset, batch_size=196, drop_last=True,
+                    sampler=DistributedSampler(dataset, num_replicas=6, rank=0))
+assert [batch_idx for batch_idx, _ in enumerate(loader)] == list(range(10))
+
+# %% [markdown]
+# The second example: one GPU, a batch of 16: $12000 / 16 = 750$ batches exactly,
+# `batch_idx` from 0 to 749, nothing dropped.
+
+# %%
+one_gpu = batches_per_epoch(12_000, world_size=1, batch_size=16)
+assert one_gpu == [750] == [formula(12_000, 1, 16)]
+
+# %% [markdown]
+# A case where the notes' shortcut and the truth part ways: 10 utterances, 3 ranks,
+# batch 2. The sampler pads to 12, each rank gets 4 and makes 2 batches; dividing the
+# *batch count* of one loader (2) by $W$ and $b$ again gives $2 / 3 / 2 \approx 0.33$,
+# which is no batch count at all, and $\lfloor 10 / 3 / 2 \rfloor = 1$ is one short.
+
+# %%
+assert batches_per_epoch(10, world_size=3, batch_size=2) == [2, 2, 2] == [formula(10, 3, 2)] * 3
+assert math.floor(10 / 3 / 2) == 1 != 2
