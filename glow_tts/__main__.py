@@ -1,0 +1,104 @@
+"""Command line: ``python -m glow_tts <command> ...`` (also installed as ``glow-tts``).
+
+Each command is two functions: ``add_<name>_arguments(parser)`` declares its options and
+``cmd_<name>(args)`` runs it and returns an exit status. ``COMMANDS`` lists them; adding a
+command means writing the two functions and one line in ``COMMANDS``. Heavy imports (torch,
+eSpeak, soxr) happen inside ``cmd_*`` so ``--help`` stays instant.
+
+Errors a user can fix (a bad path, a bad config, problems found with ``--strict``) are
+printed as one clear message with exit status 1, not as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+# --- corpus -------------------------------------------------------------------------
+
+def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder (KSS layout: DIR/1/1_0000.wav, DIR/transcript.v.1.4.txt, "
+                             "DIR/filelists/{train,val,test}.txt)")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="only the first N sentences (for quick tests)")
+    parser.add_argument("--sampling-rate", type=int, default=22050, metavar="HZ",
+                        help="sample rate of the WAVs (default: 22050, eSpeak's own rate)")
+
+
+def cmd_corpus(args: argparse.Namespace) -> int:
+    from glow_tts.corpus import build_corpus
+
+    summary = build_corpus(args.out, limit=args.limit, sampling_rate=args.sampling_rate, progress=True)
+    print(summary)
+    return 0
+
+
+# --- prepare-kss --------------------------------------------------------------------
+
+def add_prepare_kss_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kss_dir", metavar="KSS_DIR",
+                        help="folder with transcript.v.1.*.txt and the audio folders 1/ to 4/")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder for the 22,050 Hz WAVs and DIR/filelists/")
+    parser.add_argument("--strict", action="store_true",
+                        help="treat missing or unreadable audio and malformed transcript lines as "
+                             "an error (exit 1) instead of skipping and reporting them")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help=f"worker processes (default: all {os.cpu_count()} cores)")
+
+
+def cmd_prepare_kss(args: argparse.Namespace) -> int:
+    from glow_tts.corpus import prepare_kss
+
+    summary = prepare_kss(args.kss_dir, args.out, strict=args.strict, jobs=args.jobs, progress=True)
+    print(summary.report())
+    return 0
+
+
+# name, one-line help, add_arguments, run
+COMMANDS = [
+    ("corpus", "synthesize the embedded Korean corpus with eSpeak NG",
+     add_corpus_arguments, cmd_corpus),
+    ("prepare-kss", "resample, trim and split the KSS dataset into filelists",
+     add_prepare_kss_arguments, cmd_prepare_kss),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m glow_tts",
+        description="Glow-TTS, annotated: data preparation, training and synthesis for Korean.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text, add_arguments, run in COMMANDS:
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        add_arguments(sub)
+        sub.set_defaults(run=run)
+    return parser
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Exception types whose message is meant for the user (printed without traceback)."""
+    from glow_tts.corpus import CorpusError, KssError
+    from glow_tts.hparams import ConfigError
+
+    return (CorpusError, KssError, ConfigError, FileNotFoundError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except user_errors() as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""Prepare the Korean Single Speaker Speech dataset (KSS, Kyubyong Park, CC BY-NC-SA 4.0)
+for training.
+
+KSS ships 44.1 kHz mono WAVs in folders ``1/`` to ``4/`` and a transcript
+``transcript.v.1.x.txt`` whose lines have six ``|``-separated fields::
+
+    1/1_0000.wav|그는 괜찮은 척하려고 애쓰는 것 같았다.|(expanded)|(decomposed)|3.5|He seemed ...
+
+:func:`prepare_kss` reads the newest transcript, takes the *expanded* column (numbers
+spelled out; our cleaners turn it into jamo), and for every line: loads the WAV,
+resamples it to 22,050 Hz with soxr, trims leading and trailing silence (30 dB below the
+loudest frame, 50 ms kept) and writes 16-bit PCM under ``out_dir`` with the same relative
+path. It then writes ``out_dir/filelists/{train,val,test}.txt`` (``path|text``), split by
+a stable hash of the transcript path.
+
+Missing or unreadable audio and malformed transcript lines are collected and reported
+(the rest is still prepared); with ``strict=True`` they are an error instead.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from glow_tts.corpus.common import SPLITS, float_to_int16, split_by_hash, trim_silence, write_filelists, write_wav
+
+TRANSCRIPT_GLOB = "transcript.v.1.*.txt"
+N_FIELDS = 6  # path|original|expanded|decomposed|duration|english
+TRIM_TOP_DB = 30.0
+TRIM_PAD_SECONDS = 0.05
+
+
+class KssError(ValueError):
+    """KSS preparation cannot go on (or, with ``strict``, found problems); the message
+    names the files and lines concerned."""
+
+
+@dataclass(frozen=True)
+class KssLine:
+    line_number: int
+    relative_path: str  # as in the transcript, e.g. "1/1_0000.wav"
+    text: str           # the expanded column
+
+
+@dataclass
+class KssSummary:
+    """What :func:`prepare_kss` did. ``problems`` lists every skipped item as
+    ``"what: why"`` (missing or unreadable audio, malformed transcript lines)."""
+
+    out_dir: str
+    transcript: str
+    n_lines: int
+    n_written: int
+    total_seconds: float
+    filelists: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def report(self) -> str:
+        sets = ", ".join(f"{split} {self.counts.get(split, 0)}" for split in SPLITS)
+        text = (
+            f"prepared {self.n_written} of {self.n_lines} transcript lines from {self.transcript} "
+            f"({self.total_seconds / 3600:.2f} h at 22,050 Hz) into {self.out_dir} ({sets})"
+        )
+        if self.problems:
+            text += f"\n{len(self.problems)} skipped:\n" + "\n".join("  " + p for p in self.problems)
+        return text
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    """``transcript.v.1.4.txt`` → (1, 4), so 1.10 sorts after 1.4."""
+    match = re.search(r"transcript\.v\.([\d.]+)\.txt$", os.path.basename(path))
+    return tuple(int(part) for part in match.group(1).split(".") if part) if match else ()
+
+
+def find_transcript(kss_dir: str) -> str:
+    """The highest-versioned ``transcript.v.1.*.txt`` in ``kss_dir`` (or, as in some
+    downloads, in a folder directly below it)."""
+    if not os.path.isdir(kss_dir):
+        raise KssError(f"KSS folder {kss_dir} does not exist")
+    candidates = glob.glob(os.path.join(glob.escape(kss_dir), TRANSCRIPT_GLOB))
+    if not candidates:
+        candidates = glob.glob(os.path.join(glob.escape(kss_dir), "*", TRANSCRIPT_GLOB))
+    candidates = [c for c in candidates if _version_key(c)]
+    if not candidates:
+        raise KssError(
+            f"no {TRANSCRIPT_GLOB} in {kss_dir}: point prepare-kss at the folder that holds the "
+            "KSS transcript (e.g. transcript.v.1.4.txt) and the audio folders 1/ to 4/"
+        )
+    return max(candidates, key=_version_key)
+
+
+def read_transcript(path: str) -> tuple[list[KssLine], list[str]]:
+    """Parse a KSS transcript. Returns the usable lines and one problem string per
+    malformed line, each naming ``path`` and the line number."""
+    lines: list[KssLine] = []
+    problems: list[str] = []
+    with open(path, encoding="utf-8-sig") as f:
+        for line_number, raw in enumerate(f, start=1):
+            line = raw.rstrip("\r\n")
+            if not line.strip():
+                continue
+            fields = line.split("|")
+            where = f"{path}:{line_number}"
+            if len(fields) != N_FIELDS:
+                problems.append(
+                    f"{where}: malformed line, expected {N_FIELDS} '|'-separated fields "
+                    f"(path|original|expanded|decomposed|duration|english), found {len(fields)}"
+                )
+                continue
+            relative_path, expanded = fields[0].strip(), fields[2].strip()
+            if not relative_path or not expanded:
+                problems.append(f"{where}: malformed line, empty path or expanded text")
+                continue
+            if os.path.isabs(relative_path) or ".." in relative_path.replace("\\", "/").split("/"):
+                problems.append(f"{where}: audio path {relative_path!r} must stay inside the KSS folder")
+                continue
+            lines.append(KssLine(line_number, relative_path, expanded))
+    return lines, problems
+
+
+def _audio_root(transcript: str, lines: list[KssLine]) -> str:
+    """The folder the transcript's paths are relative to: the transcript's own folder,
+    or its ``kss/`` subfolder (the layout of some KSS downloads), whichever holds more of
+    the first few files."""
+    base = os.path.dirname(transcript)
+    candidates = [base, os.path.join(base, "kss")]
+    sample = lines[:50]
+
+    def hits(root: str) -> int:
+        return sum(os.path.isfile(os.path.join(root, line.relative_path)) for line in sample)
+
+    return max(candidates, key=hits)  # ties keep the first, the transcript's folder
+
+
+def process_one(task: tuple[str, str, int]) -> tuple[str, float | None, str | None]:
+    """Worker: (source wav, destination wav, sampling rate) → (destination, seconds
+    written, problem or None). Module-level so process pools can pickle it."""
+    import soundfile as sf
+    import soxr
+
+    source, destination, sampling_rate = task
+    if not os.path.isfile(source):
+        return destination, None, f"{source}: missing"
+    try:
+        samples, source_rate = sf.read(source, dtype="float32", always_2d=True)
+    except Exception as e:  # soundfile raises several types for corrupt files
+        return destination, None, f"{source}: unreadable ({type(e).__name__}: {e})"
+    samples = samples.mean(axis=1)  # [T, channels] → [T]
+    if samples.size == 0:
+        return destination, None, f"{source}: unreadable (no samples)"
+    if source_rate != sampling_rate:
+        samples = soxr.resample(samples, source_rate, sampling_rate, quality="HQ")
+    trimmed = trim_silence(samples, sampling_rate, top_db=TRIM_TOP_DB, pad_seconds=TRIM_PAD_SECONDS)
+    if not np.any(trimmed):
+        return destination, None, f"{source}: all silent"
+    write_wav(destination, float_to_int16(trimmed), sampling_rate)
+    return destination, len(trimmed) / sampling_rate, None
+
+
+def prepare_kss(
+    kss_dir: str,
+    out_dir: str,
+    strict: bool = False,
+    jobs: int | None = None,
+    sampling_rate: int = 22050,
+    val_percent: float = 2.0,
+    test_percent: float = 2.0,
+    progress: bool = True,
+) -> KssSummary:
+    """Resample, trim and list KSS (see the module docstring). ``jobs`` worker processes
+    (default: all cores; 1 runs in this process). Filelist paths are ``out_dir`` joined
+    with the transcript path, exactly as ``out_dir`` was given.
+
+    Raises :class:`KssError` when no transcript is found, when no line is usable, or, with
+    ``strict``, when any line is malformed or any file missing or unreadable (the
+    filelists are then not written).
+    """
+    from tqdm import tqdm
+
+    transcript = find_transcript(kss_dir)
+    lines, problems = read_transcript(transcript)
+    n_malformed = len(problems)
+    if strict and problems:
+        raise KssError(f"{len(problems)} malformed transcript line(s):\n" + "\n".join(problems))
+    if not lines:
+        raise KssError(f"{transcript} has no usable lines" + ("\n" + "\n".join(problems) if problems else ""))
+    root = _audio_root(transcript, lines)
+
+    tasks = [
+        (os.path.join(root, line.relative_path), os.path.join(out_dir, line.relative_path), sampling_rate)
+        for line in lines
+    ]
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 1:
+        raise KssError(f"--jobs must be at least 1, got {jobs}")
+    bar = tqdm(total=len(tasks), desc="prepare-kss", unit="wav", disable=not progress)
+    results = []
+    if jobs == 1:
+        for task in tasks:
+            results.append(process_one(task))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for result in pool.map(process_one, tasks, chunksize=8):
+                results.append(result)
+                bar.update()
+    bar.close()
+
+    filelist_lines: dict[str, list[str]] = {split: [] for split in SPLITS}
+    total_seconds = 0.0
+    for line, (destination, seconds, problem) in zip(lines, results):
+        if problem is not None:
+            problems.append(f"{problem} (transcript line {line.line_number})")
+            continue
+        total_seconds += seconds
+        split = split_by_hash(line.relative_path, val_percent, test_percent)
+        filelist_lines[split].append(f"{destination}|{line.text}")
+
+    n_written = sum(len(v) for v in filelist_lines.values())
+    if strict and problems:
+        raise KssError(
+            f"{len(problems)} of {len(lines)} audio files could not be used "
+            "(run without --strict to skip them):\n" + "\n".join(problems)
+        )
+    if n_written == 0:
+        raise KssError(f"none of the {len(lines)} audio files listed in {transcript} could be used:\n"
+                       + "\n".join(problems[:20]))
+    filelists = write_filelists(out_dir, filelist_lines)
+    return KssSummary(
+        out_dir=out_dir,
+        transcript=transcript,
+        n_lines=len(lines) + n_malformed,
+        n_written=n_written,
+        total_seconds=total_seconds,
+        filelists=filelists,
+        counts={split: len(v) for split, v in filelist_lines.items()},
+        problems=problems,
+    )
