@@ -10,7 +10,7 @@ kernel would, with
   (the book build runs them in full).
 
 A failing walkthrough is reported at its own file and line (``walkthroughs/05_x.py:123``)
-with the source line and the exception, not as a traceback through pytest and ``runpy``.
+with the source line and the exception, not as a traceback through pytest.
 
 The walkthroughs are not test modules: pytest never imports them (see
 ``pytest_pycollect_makemodule`` below), so ``pytest walkthroughs/05_x.py`` runs the file
@@ -22,7 +22,6 @@ from __future__ import annotations
 import linecache
 import os
 import re
-import runpy
 import sys
 import traceback
 from pathlib import Path
@@ -79,7 +78,12 @@ class WalkthroughItem(pytest.Item):
         os.chdir(self.path.parent)
         sys.argv = [str(self.path)]
         try:
-            runpy.run_path(str(self.path), run_name="__main__")
+            # Not runpy.run_path(run_name="__main__"): that swaps sys.modules["__main__"] for
+            # the walkthrough, and a child started by mp.spawn would then re-run the whole
+            # walkthrough as its main module. Executing the code in a fresh namespace keeps
+            # pytest's own (guarded) __main__, and, like a notebook kernel, defines no __file__.
+            code = compile(self.path.read_text(encoding="utf-8"), str(self.path), "exec")
+            exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
         finally:
             plt.close("all")
             sys.argv = saved_argv
