@@ -42,7 +42,7 @@ class UnknownSymbolError(ValueError):
         context = cleaned[max(0, position - 10):position + 11]
         super().__init__(
             f"character {char!r} (U+{ord(char):04X} {name}) at position {position} of the "
-            f"cleaned text has no symbol id. Cleaned text around it: {context!r}; "
+            f"cleaned text (counted in jamo) has no symbol id. Cleaned text around it: {context!r}; "
             f"original input: {text!r}. Rewrite that part of the transcript, or teach "
             "glow_tts/text/cleaners.py to read it."
         )

@@ -154,7 +154,7 @@ _AS_COMMA = ";:—–―‒"
 _PUNCTUATION_MAP = str.maketrans(
     {**{c: None for c in _QUOTES}, **{c: " " for c in _AS_SPACE}, **{c: "," for c in _AS_COMMA}}
 )
-_space_before_mark_re = re.compile(r"\s+(?=[.,?!])")
+_space_before_mark_re = re.compile(r"(?<!\s)\s+(?=[.,?!])")  # lookbehind: linear time
 _mark_run_re = re.compile(r"[.,?!](?:\s*[.,?!])+")
 
 

@@ -76,7 +76,7 @@ CURRENCY_WORDS = {"₩": "원", "$": "달러", "€": "유로", "¥": "엔", "£
 _DIGITS = "[0-9]"
 # A minus sign is a hyphen that is not glued to a letter, syllable or digit before it.
 _MINUS = r"(?:(?<![0-9A-Za-z\uac00-\ud7a3])-)?"
-_NUMBER = _MINUS + r"[0-9]+(?:\.[0-9]+)?"
+_NUMBER = _MINUS + r"(?<![0-9.])[0-9]+(?:\.[0-9]+)?"
 
 _thousands_re = re.compile(r"(?<![0-9,])[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])")
 _iso_date_re = re.compile(r"(?<![0-9.\-])([0-9]{4})[-./]([0-9]{1,2})[-./]([0-9]{1,2})(?![0-9])")
