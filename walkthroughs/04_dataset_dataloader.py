@@ -1,0 +1,350 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # `TextMelLoader` and `DataLoader`: items, batches, epochs and worker processes
+#
+# *Reviews:* `data_utils.py`, `TextMelLoader` (`__init__`, `__len__`, `__getitem__`), and
+# `train.py`, `train_and_eval` — `train_dataset = TextMelLoader(hps.data.training_files,
+# hps.data)` and `train_loader = DataLoader(train_dataset, num_workers=8, shuffle=False,
+# batch_size=..., pin_memory=True, drop_last=True, collate_fn=collate_fn, sampler=...)`,
+# and the same for `val_loader`. Ours: `glow_tts/data_utils.py`.
+#
+# You will learn:
+#
+# * what makes `TextMelLoader` a *map-style* data set, what each of its three methods
+#   does, and where it comes from;
+# * how a `DataLoader` walks a data set: batches, a new order every epoch with
+#   `shuffle=True`, and the samples `drop_last=True` leaves out;
+# * what a `collate_fn` is, why the default one cannot batch speech, and what automatic
+#   batching on and off means (including what happens to NumPy arrays);
+# * where `__getitem__` runs with `num_workers=0` and with `num_workers=2`, how workers
+#   are seeded, and why debugging is easier without them.
+#
+# Padding, sorting and `pin_memory` are the next walkthrough's subject.
+#
+# covers: T07, T08, T09, T10
+
+# %%
+import multiprocessing
+import os
+import random
+import sys
+import tempfile
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, default_collate, get_worker_info
+
+from glow_tts.corpus.build import build_corpus
+from glow_tts.data_utils import TextMelCollate, TextMelLoader
+from glow_tts.hparams import get_hparams_from_file
+
+torch.set_num_threads(1)
+
+# %% [markdown]
+# ## A small corpus
+#
+# The project ships Korean sentences that eSpeak NG speaks into WAV files laid out like
+# the KSS corpus. Forty of them, in a temporary folder, are enough here (a second or so).
+# The filelists hold one `path|text` line per utterance.
+
+# %%
+corpus = build_corpus(tempfile.mkdtemp(prefix="glow_tts_04_"), limit=40, progress=False)
+print(corpus)
+hps = get_hparams_from_file("../configs/base.json")
+train_lines = open(corpus.filelists["train"], encoding="utf-8").read().splitlines()
+print(train_lines[0])
+
+# %% [markdown]
+# ## `TextMelLoader` is a map-style `Dataset`
+#
+# PyTorch knows two kinds of data sets. A *map-style* one is anything with `__getitem__`
+# (index → sample) and `__len__` (how many samples); an *iterable-style* one only yields
+# samples in its own order. `TextMelLoader` subclasses `torch.utils.data.Dataset` and is
+# map-style, which is what lets a sampler pick any index in any order (and lets
+# `DistributedSampler` give each GPU its own indices, walkthrough 11).
+#
+# The class comes from NVIDIA's Tacotron 2 code (its `data_utils.py`), which Glow-TTS
+# copied and extended with `add_noise` and `add_blank`. Its three methods:
+#
+# * `__init__(audiopaths_and_text, hparams)` reads the filelist, keeps the text and audio
+#   settings, builds the mel extractor, and shuffles the lines once with seed 1234. Ours
+#   also checks every line and every audio path up front, and drops utterances whose mel is
+#   shorter than their text (walkthrough 07 shows why the alignment needs that).
+# * `__len__()` is the number of utterances.
+# * `__getitem__(idx)` reads line `idx`, turns its text into ids (walkthrough 02) and its
+#   audio into a log-mel (walkthrough 03), and returns the pair.
+
+# %%
+train_dataset = TextMelLoader(corpus.filelists["train"], hps.data)
+text, mel = train_dataset[0]
+print(len(train_dataset), text.shape, text.dtype, mel.shape, mel.dtype)
+
+# %%
+assert isinstance(train_dataset, Dataset)
+assert len(train_dataset) == len(train_lines) == corpus.counts["train"]
+assert text.dim() == 1 and text.dtype == torch.int32                      # [T_x]
+assert mel.shape[0] == 80 and mel.dtype == torch.float32                  # [80, T_y]
+assert mel.shape[1] == train_dataset.mel_lengths[0] >= text.shape[0]       # T_y >= T_x
+
+# %% [markdown]
+# The shuffle in `__init__` is fixed (seed 1234), so every process that builds the loader,
+# on every GPU and in every run, sees the same order of lines. The original called
+# `random.seed(1234)` for it, which also reset Python's global random generator as a side
+# effect; ours uses a private `random.Random(1234)` and leaves the global state alone.
+
+# %%
+random.seed(7)
+state_before = random.getstate()
+again = TextMelLoader(corpus.filelists["train"], hps.data)
+assert random.getstate() == state_before
+assert again.audiopaths_and_text == train_dataset.audiopaths_and_text
+assert [p for p, _ in train_dataset.audiopaths_and_text] != [l.split("|")[0] for l in train_lines]
+
+# %% [markdown]
+# ## Iterating a `DataLoader`
+#
+# A `DataLoader` asks a *sampler* for indices, groups them into batches of `batch_size`,
+# calls `dataset[i]` for each, and hands the list of samples to `collate_fn`, which makes
+# one batch out of them. Speech items have different lengths, so the original passes
+# `TextMelCollate` (walkthrough 05); here it is enough to know that a batch is four tensors.
+#
+# The order alone can be read without loading any audio: `loader.batch_sampler` yields
+# the index lists that the loader would fetch.
+
+# %%
+N, B = len(train_dataset), 8
+collate_fn = TextMelCollate(1)
+loader = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=True, collate_fn=collate_fn)
+x, x_lengths, y, y_lengths = next(iter(loader))
+print(N, "utterances, batch", B, "->", len(loader), "batches;", x.shape, y.shape)
+assert x.shape[0] == y.shape[0] == B
+
+# %% [markdown]
+# **`shuffle=True`** gives a new random order for every pass over the loader (every
+# epoch), drawn from PyTorch's global generator: `torch.manual_seed` makes the sequence
+# of epoch orders reproducible, and each epoch differs from the one before.
+#
+# > **The notes say** (§1.2.4.1) that the data is shuffled *after* all batches have been
+# > iterated. **In fact** the permutation is drawn when an epoch *starts*: each `for`
+# > loop over the loader creates an iterator that draws a fresh order, so even the first
+# > epoch is shuffled.
+
+# %%
+def epoch_order(loader):
+    return [i for batch in loader.batch_sampler for i in batch]
+
+
+torch.manual_seed(0)
+first_run = [epoch_order(loader) for _ in range(3)]
+torch.manual_seed(0)
+second_run = [epoch_order(loader) for _ in range(3)]
+assert first_run == second_run                       # same seed, same orders
+assert first_run[0] != first_run[1] != first_run[2]  # a new order every epoch
+assert first_run[0] != list(range(N))[:len(first_run[0])]  # epoch 1 is shuffled too
+
+# %% [markdown]
+# **`drop_last=True`** throws away the incomplete last batch. With $N$ samples and batch
+# size $B$ the loader has $\lfloor N/B \rfloor$ batches instead of $\lceil N/B \rceil$, and
+# $N \bmod B$ samples are not used in that epoch. With shuffling, a *different* set is left
+# out each time, so over many epochs every sample is seen.
+
+# %%
+kept = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=True, collate_fn=collate_fn)
+every = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=False, collate_fn=collate_fn)
+print(f"N={N}, B={B}: {len(kept)} batches with drop_last, {len(every)} without; "
+      f"{N % B} samples left out per epoch")
+assert len(kept) == N // B and len(every) == -(-N // B)
+torch.manual_seed(1)
+seen, left_out = set(), []
+for epoch in range(10):
+    order = epoch_order(kept)
+    assert len(order) == len(kept) * B == N - N % B
+    left_out.append(frozenset(set(range(N)) - set(order)))
+    seen.update(order)
+assert seen == set(range(N)) and len(set(left_out)) > 1
+
+# %% [markdown]
+# The original uses `drop_last=True` for the *validation* loader as well, with
+# `shuffle=False`: the same last utterances are never evaluated, and a validation list
+# shorter than one batch gives no batch at all. With this small corpus and the config's
+# batch size of 32, `evaluate` would have nothing to average:
+
+# %%
+val_dataset = TextMelLoader(corpus.filelists["val"], hps.data)
+val_loader = DataLoader(val_dataset, batch_size=hps.train.batch_size, shuffle=False,
+                        drop_last=True, collate_fn=collate_fn)
+print(len(val_dataset), "validation utterances ->", len(val_loader), "batches")
+assert len(val_dataset) < hps.train.batch_size and len(val_loader) == 0
+
+# %% [markdown]
+# ## `collate_fn`: from a list of samples to a batch
+#
+# Without a `collate_fn`, the loader uses `default_collate`, which stacks tensors along a
+# new first dimension. Stacking needs equal shapes, and two sentences almost never have the
+# same number of tokens or frames:
+
+# %%
+pair = [train_dataset[0], train_dataset[1]]
+try:
+    default_collate(pair)
+    raise AssertionError("default_collate stacked tensors of different sizes")
+except RuntimeError as err:
+    print("default_collate:", err)
+    assert "stack expects each tensor to be equal size" in str(err)
+padded = collate_fn(pair)
+assert [t.shape[0] for t in padded] == [2, 2, 2, 2]
+
+# %% [markdown]
+# **Automatic batching** is what the loader does when `batch_size` is a number: it
+# collects `batch_size` samples and collates them. With `batch_size=None` it is *disabled*:
+# each sample goes out on its own (useful when the data set already returns whole
+# batches), passed through `default_convert` instead of `default_collate`.
+#
+# Both paths turn NumPy arrays into tensors. The difference is the batch dimension: the
+# enabled path stacks (and adds one), the disabled path only converts.
+#
+# > **The notes say** (§1.2.4.1) that converting NumPy arrays to PyTorch tensors is what
+# > happens with automatic batching *disabled*. **In fact** the enabled (default) path
+# > converts them too, while stacking them into a batch; what disabling changes is that
+# > nothing is stacked.
+
+# %%
+class NumpyItems(Dataset):
+    """Five samples, each a NumPy array [3] (as a data set built on NumPy would return)."""
+
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, idx):
+        return np.full(3, idx, dtype=np.float64)
+
+
+unbatched = next(iter(DataLoader(NumpyItems(), batch_size=None)))
+batched = next(iter(DataLoader(NumpyItems(), batch_size=2)))
+print(type(unbatched).__name__, tuple(unbatched.shape), "|", type(batched).__name__, tuple(batched.shape))
+assert isinstance(unbatched, torch.Tensor) and unbatched.shape == (3,)        # converted, not stacked
+assert isinstance(batched, torch.Tensor) and batched.shape == (2, 3)          # converted and stacked
+assert unbatched.dtype == batched.dtype == torch.float64                      # the NumPy dtype is kept
+
+# %% [markdown]
+# ## Where `__getitem__` runs: `num_workers`
+#
+# With `num_workers=0` (the default) the loader calls `__getitem__` in the training
+# process itself, one sample after another, between training steps. With
+# `num_workers=k` it starts $k$ worker processes; each builds whole batches (sampling,
+# `__getitem__`, `collate_fn`) and sends them back through a queue, so reading audio and
+# computing mels overlaps with training. The original uses 8 workers per GPU.
+#
+# To see which process runs `__getitem__`, this data set wraps the real one and returns the
+# process id along with the sample's size.
+
+# %%
+class WhereItRuns(Dataset):
+    """Wraps a data set; each item also reports the process that computed it."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __len__(self):
+        return len(self.inner)
+
+    def __getitem__(self, idx):
+        text, mel = self.inner[idx]
+        info = get_worker_info()  # None in the main process
+        return {"pid": os.getpid(), "parent": os.getppid(), "worker": -1 if info is None else info.id,
+                "seed": torch.initial_seed(), "frames": mel.shape[1]}
+
+
+def processes(num_workers):
+    loader = DataLoader(WhereItRuns(train_dataset), batch_size=4, num_workers=num_workers,
+                        collate_fn=lambda samples: samples, multiprocessing_context=
+                        "fork" if num_workers else None)
+    return [sample for batch in loader for sample in batch]
+
+
+main_pid = os.getpid()
+single = processes(0)
+multi = processes(2)
+print("num_workers=0:", {s["pid"] for s in single}, " main process:", main_pid)
+print("num_workers=2:", {s["pid"] for s in multi})
+
+# %%
+assert {s["pid"] for s in single} == {main_pid}                   # in this process
+multi_pids = {s["pid"] for s in multi}
+assert len(multi_pids) == 2 and main_pid not in multi_pids        # in two other processes
+assert {s["parent"] for s in multi} == {main_pid}                  # ... started by this one
+assert [s["frames"] for s in single] == [s["frames"] for s in multi]  # same samples, same order
+
+# %% [markdown]
+# The workers here are started with `fork`: the child is a copy of this process, so it
+# already has the data set object and even a class defined in a notebook cell. It is the
+# default on Linux up to Python 3.13 (3.14 switched the default to `forkserver`). With
+# `spawn` (the default on macOS and Windows) or `forkserver`, the data set is *pickled*
+# and sent to a fresh interpreter, which must be able to import its class: a class defined
+# in a notebook cell lives in the kernel's `__main__` and cannot be found there. Defining
+# data sets in a module (as `glow_tts.data_utils`) works with every start method.
+#
+# Memory: a forked worker shares the parent's memory pages until one of them writes to a
+# page (copy-on-write). Python writes reference counts into every object it touches, so
+# a large list of Python objects (a filelist of 12,000 lines) gradually gets copied into
+# every worker; in the worst case memory grows with the number of workers times the
+# parent's size. That is one reason to keep the data set's own state small (paths and
+# strings, not preloaded audio).
+
+# %%
+assert "fork" in multiprocessing.get_all_start_methods()
+if sys.platform == "linux" and sys.version_info < (3, 14):
+    assert multiprocessing.get_start_method() == "fork"
+assert torch.utils.data.get_worker_info() is None  # this cell runs in the main process
+
+# %% [markdown]
+# **Worker seeding.** Each worker gets its own seed, `base_seed + worker_id`, where the
+# loader draws `base_seed` from the main process's generator at the start of each epoch.
+# PyTorch seeds `torch`, Python's `random` and NumPy with it in every worker. That matters
+# here: `add_noise` draws `torch.rand_like` noise inside `__getitem__`, and two workers
+# with the same seed would add identical noise.
+
+# %%
+seeds = {s["worker"]: s["seed"] for s in multi}
+assert sorted(seeds) == [0, 1]
+assert seeds[1] == seeds[0] + 1
+
+# %% [markdown]
+# **Debugging.** With workers, an exception in `__getitem__` happens in another process.
+# The loader catches it there, sends it back, and raises it again in the main process with
+# the worker's traceback as *text* inside the message: a debugger started on the error
+# (`%debug`, `pdb.post_mortem`) lands in the loader, not in your `__getitem__`. With
+# `num_workers=0` the exception is raised in place, with live frames to inspect. This is
+# the notes' point that single-process loading is easier to debug.
+
+# %%
+class Broken(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, idx):
+        if idx == 2:
+            raise ValueError(f"cannot read utterance {idx}")
+        return torch.tensor(idx)
+
+
+messages = {}
+for workers in (0, 2):
+    try:
+        list(DataLoader(Broken(), batch_size=1, num_workers=workers,
+                        multiprocessing_context="fork" if workers else None))
+    except ValueError as err:
+        messages[workers] = str(err)
+print(messages[2].splitlines()[0])
+assert messages[0] == "cannot read utterance 2"
+assert messages[2].startswith("Caught ValueError in DataLoader worker process")
+assert "cannot read utterance 2" in messages[2]  # the worker's traceback, as text
