@@ -31,6 +31,7 @@ from importlib import resources
 import numpy as np
 
 from glow_tts.corpus.common import SPLITS, split_by_index, trim_silence, write_filelists, write_wav
+from glow_tts.corpus.worker import FreshSpeaker
 
 SENTENCES_FILE = "sentences.tsv"
 TRANSCRIPT_NAME = "transcript.v.1.4.txt"
@@ -103,7 +104,11 @@ def synthesize_sentence(text: str, sampling_rate: int = 22050) -> np.ndarray:
 
     eSpeak starts speaking on the first sample and sometimes trails off with silence. We
     trim to the sound and then add the same 50 ms of silence at both ends, so every clip
-    starts and ends quietly (no click in the first mel frame) and alike."""
+    starts and ends quietly (no click in the first mel frame) and alike.
+
+    The exact samples depend on what this process's engine spoke before (see
+    :func:`build_corpus`); the words, timing and sound are the same every time.
+    """
     from glow_tts.corpus.synth import ESPEAK_SAMPLE_RATE, synthesize
 
     samples = synthesize(text)
@@ -160,19 +165,24 @@ def build_corpus(
     transcript_lines = []
     filelist_lines: dict[str, list[str]] = {split: [] for split in SPLITS}
     total_seconds = 0.0
-    for sentence in tqdm(sentences, desc="corpus", unit="utt", disable=not progress):
-        samples = synthesize_sentence(sentence.expanded, sampling_rate)
-        wav_path = os.path.join(out_dir, sentence.relative_path)
-        write_wav(wav_path, samples, sampling_rate)
-        duration = len(samples) / sampling_rate
-        total_seconds += duration
-        transcript_lines.append(
-            "|".join([
-                sentence.relative_path, sentence.original, sentence.expanded,
-                decompose(sentence.expanded), f"{duration:.2f}", sentence.english,
-            ])
-        )
-        filelist_lines[sentence.split].append(f"{wav_path}|{sentence.expanded}")
+    # eSpeak NG carries state from one utterance to the next, so a sentence's samples
+    # depend on what the engine spoke before in the same process. To make every build
+    # byte-identical, whatever the calling program synthesized earlier, a freshly started
+    # worker process speaks the sentences in file order (see glow_tts/corpus/worker.py).
+    with FreshSpeaker() as speaker:
+        for sentence in tqdm(sentences, desc="corpus", unit="utt", disable=not progress):
+            samples = speaker.speak(sentence.expanded, sampling_rate)
+            wav_path = os.path.join(out_dir, sentence.relative_path)
+            write_wav(wav_path, samples, sampling_rate)
+            duration = len(samples) / sampling_rate
+            total_seconds += duration
+            transcript_lines.append(
+                "|".join([
+                    sentence.relative_path, sentence.original, sentence.expanded,
+                    decompose(sentence.expanded), f"{duration:.2f}", sentence.english,
+                ])
+            )
+            filelist_lines[sentence.split].append(f"{wav_path}|{sentence.expanded}")
 
     transcript = os.path.join(out_dir, TRANSCRIPT_NAME)
     with open(transcript, "w", encoding="utf-8", newline="\n") as f:

@@ -14,8 +14,11 @@ directly:
    ``espeak_Synchronize()``.
 
 The library keeps global state, so there is one engine per process (:func:`get_engine`).
-The same text always gives the same samples, which is what makes the corpus
-byte-identical between runs.
+Part of that state carries over from one utterance to the next (the pitch-flutter index
+and the glottal waveform phase sit in C statics that not even ``espeak_Initialize``
+resets), so the same text spoken twice in one process differs in the last bits. The
+sequence is deterministic, though: a fresh process that speaks the same texts in the same
+order produces identical samples, which is how ``build_corpus`` stays byte-identical.
 
 Known limits of the Korean voice: digits are always read as Sino-Korean numbers (so we
 synthesize the *expanded* column, where numbers are spelled out), Latin letters switch to
