@@ -322,6 +322,7 @@ def test_prepare_kss_api_is_deterministic(kss_fixture, tmp_path):
     summary_b = prepare_kss(kss_fixture, b, jobs=2, progress=False)
     assert summary_a.n_written == summary_b.n_written == N_KSS and not summary_a.problems
     assert summary_a.counts == summary_b.counts
+    assert read_lines(os.path.join(a, "skipped.txt")) == []
     assert all_files(a) == all_files(b)
     for rel in all_files(a):
         if rel.endswith(".wav"):
@@ -344,6 +345,8 @@ def test_prepare_kss_reports_missing_and_unreadable_files(kss_fixture, tmp_path)
     assert "2 skipped" in result.stdout
     assert re.search(r"1_0001\.wav: missing \(transcript line 2\)", result.stdout)
     assert re.search(r"1_0002\.wav: unreadable", result.stdout)
+    skipped = read_lines(os.path.join(out, "skipped.txt"))
+    assert len(skipped) == 2 and "missing" in skipped[0] and "unreadable" in skipped[1]
     listed = [p for split in filelist_entries(out).values() for p, _ in split]
     assert len(listed) == N_KSS - 2 and not any(p.endswith(("1_0001.wav", "1_0002.wav")) for p in listed)
 

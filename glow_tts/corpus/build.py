@@ -30,7 +30,7 @@ from importlib import resources
 
 import numpy as np
 
-from glow_tts.corpus.common import SPLITS, split_by_index, trim_silence, write_filelists, write_wav
+from glow_tts.corpus.common import SPLITS, float_to_int16, split_by_index, trim_silence, write_filelists, write_wav
 from glow_tts.corpus.worker import FreshSpeaker
 
 SENTENCES_FILE = "sentences.tsv"
@@ -116,7 +116,7 @@ def synthesize_sentence(text: str, sampling_rate: int = 22050) -> np.ndarray:
         import soxr
 
         resampled = soxr.resample(samples.astype(np.float32) / 32768.0, ESPEAK_SAMPLE_RATE, sampling_rate)
-        samples = np.clip(np.round(resampled * 32768.0), -32768, 32767).astype(np.int16)
+        samples = float_to_int16(resampled)
     samples = trim_silence(samples, sampling_rate, top_db=TRIM_TOP_DB, pad_seconds=TRIM_KEEP_SECONDS)
     pad = int(round(PAD_SECONDS * sampling_rate))
     return np.pad(samples, (pad, pad))

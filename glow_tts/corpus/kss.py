@@ -11,7 +11,7 @@ spelled out; our cleaners turn it into jamo), and for every line: loads the WAV,
 resamples it to 22,050 Hz with soxr, trims leading and trailing silence (30 dB below the
 loudest frame, 50 ms kept) and writes 16-bit PCM under ``out_dir`` with the same relative
 path. It then writes ``out_dir/filelists/{train,val,test}.txt`` (``path|text``), split by
-a stable hash of the transcript path.
+a stable hash of the transcript path, and ``out_dir/skipped.txt`` listing what was skipped.
 
 Missing or unreadable audio and malformed transcript lines are collected and reported
 (the rest is still prepared); with ``strict=True`` they are an error instead.
@@ -33,6 +33,7 @@ TRANSCRIPT_GLOB = "transcript.v.1.*.txt"
 N_FIELDS = 6  # path|original|expanded|decomposed|duration|english
 TRIM_TOP_DB = 30.0
 TRIM_PAD_SECONDS = 0.05
+SKIPPED_NAME = "skipped.txt"  # the problems of the last run, one per line (empty if none)
 
 
 class KssError(ValueError):
@@ -68,7 +69,9 @@ class KssSummary:
             f"({self.total_seconds / 3600:.2f} h at 22,050 Hz) into {self.out_dir} ({sets})"
         )
         if self.problems:
-            text += f"\n{len(self.problems)} skipped:\n" + "\n".join("  " + p for p in self.problems)
+            text += (f"\n{len(self.problems)} skipped (also listed in "
+                     f"{os.path.join(self.out_dir, SKIPPED_NAME)}):\n")
+            text += "\n".join("  " + p for p in self.problems)
         return text
 
 
@@ -232,6 +235,8 @@ def prepare_kss(
         raise KssError(f"none of the {len(lines)} audio files listed in {transcript} could be used:\n"
                        + "\n".join(problems[:20]))
     filelists = write_filelists(out_dir, filelist_lines)
+    with open(os.path.join(out_dir, SKIPPED_NAME), "w", encoding="utf-8", newline="\n") as f:
+        f.writelines(problem + "\n" for problem in problems)
     return KssSummary(
         out_dir=out_dir,
         transcript=transcript,
