@@ -318,8 +318,19 @@ _characters = st.one_of(
     st.sampled_from(string.digits + string.ascii_letters + string.punctuation + " "),
     st.characters(),                                             # anything else
 )
-_texts = st.lists(st.one_of(_characters, st.sampled_from(_TOKENS), st.text(max_size=3)),
-                  max_size=30).map("".join)
+# numbers glued to the words that decide how they are read: "7월", "-12.5kg", "21 살"
+_numbers = st.one_of(st.integers(0, 100), st.integers(-10**13, 10**13),
+                     st.decimals(-1000, 1000, places=2).map(str))
+_NUMBER_FOLLOWERS = ["개", "명", "살", "시", "월", "일", "번째", "번", "대", "개월", "사람", "달러",
+                     "원", "만", "천", "kg", "km", "m", "g", "L", "%", "℃", "°", "", ".", "~", "-"]
+_number_phrases = st.tuples(_numbers, st.sampled_from(["", " "]), st.sampled_from(_NUMBER_FOLLOWERS)).map(
+    lambda parts: f"{parts[0]}{parts[1]}{parts[2]}"
+)
+_texts = st.lists(
+    st.one_of(_number_phrases, _characters, _number_phrases, st.sampled_from(_TOKENS),
+              _number_phrases, st.text(max_size=3)),
+    max_size=30,
+).map("".join)
 
 
 @settings(max_examples=500, deadline=None)
@@ -334,3 +345,5 @@ def test_frontend_returns_valid_ids_or_unknown_symbol_error(text):
     assert all(0 < i < len(symbols) for i in ids)
     assert all(0 <= i <= len(symbols) for i in intersperse(ids, BLANK_ID))
     assert sequence_to_text(ids) == jamo.h2j(korean_cleaners(text))
+    # and our arithmetic decomposition agrees with the jamo package on the readable text
+    assert sequence_to_text(ids) == jamo.h2j(normalize_korean(text))
