@@ -183,8 +183,8 @@ def test_corpus_is_byte_identical_between_builds(small_corpus, tmp_path, monkeyp
     for rel in files:
         a, b = os.path.join(small_corpus, rel), os.path.join(other, rel)
         if rel.startswith("filelists"):
-            with open(b, encoding="utf-8") as f:
-                assert open(a, encoding="utf-8").read() == f.read().replace(other, small_corpus)
+            with open(a, encoding="utf-8") as fa, open(b, encoding="utf-8") as fb:
+                assert fa.read() == fb.read().replace(other, small_corpus)
         else:
             assert filecmp.cmp(a, b, shallow=False), rel
     # The same relative --out from two working directories: all bytes identical.

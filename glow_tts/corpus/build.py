@@ -31,7 +31,6 @@ from importlib import resources
 import numpy as np
 
 from glow_tts.corpus.common import SPLITS, float_to_int16, split_by_index, trim_silence, write_filelists, write_wav
-from glow_tts.corpus.worker import FreshSpeaker
 
 SENTENCES_FILE = "sentences.tsv"
 TRANSCRIPT_NAME = "transcript.v.1.4.txt"
@@ -153,6 +152,10 @@ def build_corpus(
     with the same names are overwritten; nothing else in ``out_dir`` is touched.
     """
     from tqdm import tqdm
+
+    # imported here, not at the top: `python -m glow_tts.corpus.worker` must not find the
+    # worker module already imported by the package (runpy warns about that)
+    from glow_tts.corpus.worker import FreshSpeaker
 
     sentences = load_sentences()
     if limit is not None:
