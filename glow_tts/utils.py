@@ -80,13 +80,14 @@ def summarize(writer, global_step: int, scalars: dict | None = None, histograms:
     """Write scalars, histograms, ``[H, W, 3]`` uint8 images and ``[T]`` audio under their
     names at ``global_step``, as the original's ``utils.summarize`` (plus audio)."""
     for name, value in (scalars or {}).items():
-        writer.add_scalar(name, float(value), global_step)
+        writer.add_scalar(name, value.item() if hasattr(value, "item") else float(value), global_step)
     for name, value in (histograms or {}).items():
         writer.add_histogram(name, value, global_step)
     for name, value in (images or {}).items():
         writer.add_image(name, value, global_step, dataformats="HWC")
     for name, value in (audios or {}).items():
-        writer.add_audio(name, value, global_step, sample_rate=audio_sampling_rate)
+        writer.add_audio(name, value.clamp(-1, 1) if hasattr(value, "clamp") else value,
+                         global_step, sample_rate=audio_sampling_rate)
 
 
 def _figure_to_numpy(fig):
