@@ -60,6 +60,8 @@ CLEANER_CASES = [
     ("12월 25일", "십이월 이십오일"),
     ("2024-03-05", "이천이십사년 삼월 오일"),
     ("2024.6.1", "이천이십사년 유월 일일"),
+    ("2024. 10. 9.", "이천이십사년 시월 구일."),
+    ("2024/13/40", "이천이십사 십삼 사십"),
     ("3분 20초", "삼분 이십초"),
     ("3:30", "세시 삼십분"),
     ("12:00", "열두시"),
@@ -239,6 +241,15 @@ def test_compat_consonant_does_not_glue_onto_previous_syllable():
     # NFKC alone would turn ㄳ into a final consonant and make 가ㄳ one syllable (갃).
     assert normalize_korean("가ㄳ") == "가\u1100\u1109"
     assert normalize_korean("ㅋㅏ") == "\u110f\u1161"
+
+
+def test_docstring_examples_hold():
+    import doctest
+
+    from glow_tts.text import cleaners
+
+    result = doctest.testmod(cleaners)
+    assert result.attempted >= 1 and result.failed == 0
 
 
 def test_basic_cleaners_only_lowercase_and_whitespace():

@@ -24,7 +24,9 @@
 5. **Punctuation** reduced to ``. , ? !``: ``;`` ``:`` and dashes → ``,``; ``...`` → ``.``;
    runs such as ``?!`` or ``!!!`` → one mark (``?`` beats ``!`` beats ``.`` beats ``,``);
    quotes are dropped; brackets, ``~``, ``-``, ``/``, ``·``, ``_``, ``*``, ``#`` and similar
-   separators become spaces. A space before a mark is removed.
+   separators become spaces (so fractions such as 1/2 are not read as fractions). A space
+   before a mark is removed. ``=`` and other symbols with no reading are left for the
+   unknown-symbol error.
 6. **Whitespace** collapsed to single spaces and stripped.
 7. **Hangul syllables decomposed** into conjoining jamo, computed arithmetically from the
    Unicode layout (the same result as ``jamo.h2j``): 한 → ᄒ ᅡ ᆫ.

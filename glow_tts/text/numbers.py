@@ -34,6 +34,8 @@ Rules this module chooses, each a place where real Korean is ambiguous:
   (20대 "in their twenties" → 이십대 i-sip-dae).
 * Months: Sino-Korean with the two irregular names 6월 → 유월 yu-wol (not 육월) and
   10월 → 시월 si-wol (not 십월).
+* Dates written 2024-03-05, 2024/3/5, 2024.3.5 or 2024. 3. 5. are read as 2024년 3월 5일;
+  clock times 3:30 as 3시 30분 → 세시 삼십분 (se-si sam-sip-bun), 12:00 as 열두시.
 * After 제 je ("number ...", an ordinal prefix) numbers stay Sino-Korean (제1장 → 제일장).
 * Phone-like numbers (010-1234-5678, 02-123-4567, 1588-1234) and digit strings with a
   leading zero (007) are read digit by digit, zero as 공 gong:
@@ -79,7 +81,10 @@ _MINUS = r"(?:(?<![0-9A-Za-z\uac00-\ud7a3])-)?"
 _NUMBER = _MINUS + r"(?<![0-9.])[0-9]+(?:\.[0-9]+)?"
 
 _thousands_re = re.compile(r"(?<![0-9,])[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])")
-_iso_date_re = re.compile(r"(?<![0-9.\-])([0-9]{4})[-./]([0-9]{1,2})[-./]([0-9]{1,2})(?![0-9])")
+# 2024-03-05, 2024/3/5, 2024.3.5 and the formal 2024. 3. 5. (spaces only after a dot)
+_iso_date_re = re.compile(
+    r"(?<![0-9.\-])([0-9]{4})(?:-|/|\.\s?)([0-9]{1,2})(?:-|/|\.\s?)([0-9]{1,2})(?![0-9])"
+)
 _clock_re = re.compile(r"(?<![0-9:])([0-9]{1,2}):([0-9]{2})(?![0-9:])")
 _phone_re = re.compile(
     r"(?<![0-9\-])(?:[0-9]{2,4}-[0-9]{3,4}-[0-9]{4}|(?:0[0-9]{1,3}|1[5-9][0-9]{2})-[0-9]{4})(?![0-9\-])"
