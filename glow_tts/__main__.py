@@ -6,7 +6,8 @@ command means writing the two functions and one line in ``COMMANDS``. Heavy impo
 eSpeak, soxr) happen inside ``cmd_*`` so ``--help`` stays instant.
 
 Errors a user can fix (a bad path, a bad config, problems found with ``--strict``) are
-printed as one clear message with exit status 1, not as a traceback.
+printed as one clear message with exit status 1, not as a traceback: raise one of the
+exception types listed in ``user_errors()`` (add a new type there if needed).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import sys
 def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output folder (KSS layout: DIR/1/1_0000.wav, DIR/transcript.v.1.4.txt, "
-                             "DIR/filelists/{train,val,test}.txt)")
+                             "DIR/filelists/{train,val,test}.txt); filelist paths start with DIR "
+                             "exactly as given, so a relative DIR is relative to where you run")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="only the first N sentences (for quick tests)")
     parser.add_argument("--sampling-rate", type=int, default=22050, metavar="HZ",
@@ -42,7 +44,8 @@ def add_prepare_kss_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kss_dir", metavar="KSS_DIR",
                         help="folder with transcript.v.1.*.txt and the audio folders 1/ to 4/")
     parser.add_argument("--out", required=True, metavar="DIR",
-                        help="output folder for the 22,050 Hz WAVs and DIR/filelists/")
+                        help="output folder for the 22,050 Hz WAVs, DIR/filelists/ (paths start "
+                             "with DIR exactly as given) and DIR/skipped.txt")
     parser.add_argument("--strict", action="store_true",
                         help="treat missing or unreadable audio and malformed transcript lines as "
                              "an error (exit 1) instead of skipping and reporting them")

@@ -71,8 +71,10 @@ class FreshSpeaker:
             pass  # the child died; reported below
         header = self.process.stdout.read(4)
         if len(header) != 4:
+            from glow_tts.corpus.build import CorpusError
+
             code = self.process.wait()
-            raise RuntimeError(
+            raise CorpusError(
                 f"the eSpeak worker process exited (status {code}) while speaking {text!r}; "
                 "its error message is printed above"
             )
