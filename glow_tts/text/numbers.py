@@ -50,7 +50,6 @@ from __future__ import annotations
 import re
 
 SINO_DIGITS = ["영", "일", "이", "삼", "사", "오", "육", "칠", "팔", "구"]
-PHONE_DIGITS = ["공"] + SINO_DIGITS[1:]  # zero is 공 gong when reading digit strings
 NATIVE_ONES = ["", "하나", "둘", "셋", "넷", "다섯", "여섯", "일곱", "여덟", "아홉"]
 NATIVE_ONES_BEFORE_COUNTER = ["", "한", "두", "세", "네", "다섯", "여섯", "일곱", "여덟", "아홉"]
 NATIVE_TENS = ["", "열", "스물", "서른", "마흔", "쉰", "예순", "일흔", "여든", "아흔"]
@@ -75,7 +74,6 @@ UNIT_WORDS = {
 }
 CURRENCY_WORDS = {"₩": "원", "$": "달러", "€": "유로", "¥": "엔", "£": "파운드"}
 
-_DIGITS = "[0-9]"
 # A minus sign is a hyphen that is not glued to a letter, syllable or digit before it.
 _MINUS = r"(?:(?<![0-9A-Za-z\uac00-\ud7a3])-)?"
 _NUMBER = _MINUS + r"(?<![0-9.])[0-9]+(?:\.[0-9]+)?"
