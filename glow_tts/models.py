@@ -291,8 +291,13 @@ class FlowGenerator(nn.Module):
         if gen:
             attn = commons.generate_path(w_ceil.squeeze(1), attn_mask.squeeze(1)).unsqueeze(1)
             z_m, z_logs, logw_ = self._expand_prior(attn, x_m, x_logs, x_mask)
-            # Always draw the noise (even at noise_scale 0) so the random stream matches the original.
-            z = (z_m + torch.exp(z_logs) * torch.randn_like(z_m) * noise_scale) * z_mask
+            # The noise is drawn even at noise_scale 0, into a [b, c, t_y] view of [b, t_y, c]
+            # memory: that is the layout the original's randn_like saw (its z_m was a
+            # transposed product), and torch fills strided and contiguous tensors in different
+            # orders, so this keeps "same seed, same sample as the original".
+            b, c, t_y = z_m.shape
+            noise = torch.empty(b, t_y, c, device=z_m.device, dtype=z_m.dtype).transpose(1, 2).normal_()
+            z = (z_m + torch.exp(z_logs) * noise * noise_scale) * z_mask
             y, logdet = self.decoder(z, z_mask, g=g, reverse=True)
             return (y, z_m, z_logs, logdet, z_mask), (x_m, x_logs, x_mask), (attn, logw, logw_)
 
