@@ -22,8 +22,8 @@ import sys
 def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output folder (KSS layout: DIR/1/1_0000.wav, DIR/transcript.v.1.4.txt, "
-                             "DIR/filelists/{train,val,test}.txt); filelist paths start with DIR "
-                             "exactly as given, so a relative DIR is relative to where you run")
+                             "DIR/filelists/{train,val,test}.txt); filelist paths are relative to "
+                             "the filelist's folder, so DIR can be moved")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
                         help="only the first N sentences (for quick tests)")
     parser.add_argument("--sampling-rate", type=int, default=22050, metavar="HZ",
@@ -44,8 +44,8 @@ def add_prepare_kss_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kss_dir", metavar="KSS_DIR",
                         help="folder with transcript.v.1.*.txt and the audio folders 1/ to 4/")
     parser.add_argument("--out", required=True, metavar="DIR",
-                        help="output folder for the 22,050 Hz WAVs, DIR/filelists/ (paths start "
-                             "with DIR exactly as given) and DIR/skipped.txt")
+                        help="output folder for the 22,050 Hz WAVs, DIR/filelists/ (paths relative "
+                             "to the filelist's folder) and DIR/skipped.txt")
     parser.add_argument("--strict", action="store_true",
                         help="treat missing or unreadable audio and malformed transcript lines as "
                              "an error (exit 1) instead of skipping and reporting them")

@@ -69,10 +69,14 @@ class FilelistEntry:
 
 
 def resolve_path(path: str, filelist_dir: str) -> str:
-    """``path`` as given if it exists (absolute, or relative to the current directory, as
-    the original); otherwise relative to the filelist's folder. A path found nowhere is
-    returned as given, for the missing-files report."""
-    if os.path.isabs(path) or os.path.exists(path):
+    """Where a filelist's audio path points.
+
+    A relative path is first looked up relative to the filelist's own folder (how this
+    project's corpus and KSS preparation write them: ``../1/1_0000.wav``), then relative to
+    the current directory (how the original's filelists are written: ``DUMMY/LJ001-0001.wav``
+    from the repository root). A path found nowhere is returned as given, for the
+    missing-files report."""
+    if os.path.isabs(path):
         return path
     beside = os.path.normpath(os.path.join(filelist_dir, path))
     return beside if os.path.exists(beside) else path

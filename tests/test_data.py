@@ -75,15 +75,28 @@ def test_getitem_types_shapes_and_values(corpus, monkeypatch):
     assert isinstance(loader.stft, MelSpectrogram) and loader.hparams.sampling_rate == SR
 
 
-def test_relative_paths_prefer_the_current_directory(corpus, monkeypatch):
+def test_relative_paths_prefer_the_filelist_folder(corpus, monkeypatch):
     folder, filelist = corpus
-    # A second wavs/0.wav under the cwd with another length: the original's lookup (cwd) wins.
+    # A second wavs/0.wav under the cwd with another length: the filelist's folder wins,
+    # so a corpus can be used from any working directory.
     other = folder / "cwd"
     write_sine(other / "wavs" / "0.wav", 2.0)
     monkeypatch.chdir(other)
     loader = TextMelLoader(str(filelist), data_hparams())
-    index = [p for p, _ in loader.audiopaths_and_text].index("wavs/0.wav")
-    assert loader[index][1].shape[1] == 1 + int(2.0 * SR) // 256
+    index = [p for p, _ in loader.audiopaths_and_text].index(str(folder / "wavs" / "0.wav"))
+    assert loader[index][1].shape[1] != 1 + int(2.0 * SR) // 256
+
+
+def test_relative_paths_fall_back_to_the_current_directory(tmp_path, monkeypatch):
+    # The original's filelists hold paths relative to the repository root (the cwd).
+    write_sine(tmp_path / "root" / "audio" / "a.wav", 2.0)
+    (tmp_path / "root" / "lists").mkdir()
+    filelist = tmp_path / "root" / "lists" / "train.txt"
+    filelist.write_text("audio/a.wav|안녕하세요.\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "root")
+    loader = TextMelLoader(str(filelist), data_hparams())
+    assert loader.audiopaths_and_text[0][0] == "audio/a.wav"
+    assert loader[0][1].shape[1] == 1 + int(2.0 * SR) // 256
 
 
 def test_collate_sorts_pads_and_keeps_lengths_together():

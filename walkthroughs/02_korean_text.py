@@ -190,7 +190,7 @@ assert x_plain.dtype == torch.int32
 assert x_plain.tolist() == text_to_sequence(text, hps.data.text_cleaners)
 assert x_blank.tolist() == intersperse(x_plain.tolist(), len(symbols))
 # and __getitem__ gives the same ids for the same line (the loader shuffles its lines)
-index = [p for p, _ in plain.audiopaths_and_text].index(path)
+index = [t for _, t in plain.audiopaths_and_text].index(text)
 assert torch.equal(plain[index][0], x_plain)
 
 # %% [markdown]

@@ -14,11 +14,9 @@ Lines starting with ``#`` are comments.
 
 The transcript has KSS's six columns (``decomposed`` is the expanded text as conjoining
 jamo, ``duration`` is seconds with two decimals), so ``prepare-kss`` can read this corpus
-too. Paths in the filelists are ``out_dir`` joined with ``1/1_0000.wav`` exactly as
-``out_dir`` was given: relative to the caller's working directory when ``out_dir`` is
-relative, as in the original repository's filelists. They are the only bytes that depend
-on ``out_dir``; building into the same ``out_dir`` twice (from the same or another working
-directory) gives byte-identical files.
+too. Paths in the filelists are relative to the filelist's own folder
+(``../1/1_0000.wav``), so nothing written depends on ``out_dir``: building into two folders
+gives byte-identical files, and a built corpus can be moved.
 """
 
 from __future__ import annotations

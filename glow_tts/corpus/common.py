@@ -99,7 +99,13 @@ def split_by_hash(key: str, val_percent: float = 2.0, test_percent: float = 2.0)
 
 def write_filelists(out_dir: str, lines_by_split: dict[str, list[str]]) -> dict[str, str]:
     """Write ``out_dir/filelists/{train,val,test}.txt``, one ``path|text`` line each, and
-    return the paths written."""
+    return the paths written.
+
+    Each line's audio path is rewritten relative to the filelist's own folder
+    (``../1/1_0000.wav``), so the filelists do not depend on where ``out_dir`` is: two builds
+    into two folders are byte-identical, and the folder can be moved.
+    ``TextMelLoader`` resolves such paths against the filelist's folder.
+    """
     filelist_dir = os.path.join(out_dir, "filelists")
     os.makedirs(filelist_dir, exist_ok=True)
     paths = {}
@@ -107,6 +113,8 @@ def write_filelists(out_dir: str, lines_by_split: dict[str, list[str]]) -> dict[
         path = os.path.join(filelist_dir, f"{split}.txt")
         with open(path, "w", encoding="utf-8", newline="\n") as f:
             for line in lines_by_split.get(split, []):
-                f.write(line + "\n")
+                audio, text = line.split("|", 1)
+                relative = os.path.relpath(audio, filelist_dir).replace(os.sep, "/")
+                f.write(f"{relative}|{text}\n")
         paths[split] = path
     return paths
