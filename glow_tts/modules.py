@@ -163,9 +163,11 @@ class WN(nn.Module):
         layers = list(self.in_layers) + list(self.res_skip_layers)
         if self.gin_channels != 0:
             layers.append(self.cond_layer)
-        for layer in layers:
-            if parametrize.is_parametrized(layer, "weight"):
-                parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
+        # Under no_grad, torch would register the folded weight as a buffer, not a Parameter.
+        with torch.enable_grad():
+            for layer in layers:
+                if parametrize.is_parametrized(layer, "weight"):
+                    parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
 
 
 class ActNorm(nn.Module):
