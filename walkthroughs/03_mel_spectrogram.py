@@ -71,7 +71,9 @@ assert abs(1000 * hop / sr - 11.61) < 0.01            # ms between frames
 assert 1 - hop / d.win_length == 0.75                 # window overlap
 assert mel_fn.window.shape == (1024,)
 # A *periodic* Hann window: the last sample is not 0 (the symmetric window ends at 0).
-assert torch.allclose(mel_fn.window, torch.hann_window(1024, periodic=True))
+# It is kept in float64, and the FFT runs in float64, as librosa's reference does; the
+# resulting log-mel is float32 like every other model input.
+assert torch.equal(mel_fn.window, torch.hann_window(1024, periodic=True, dtype=torch.float64))
 assert mel_fn.window[0] == 0 and mel_fn.window[-1] > 0
 
 # %% [markdown]
@@ -102,7 +104,7 @@ wav.shape, wav.dtype
 # %%
 mel = mel_fn(wav)             # [80, F]
 print(wav.shape[0], "samples ->", tuple(mel.shape))
-assert mel.shape == (80, 1 + wav.shape[0] // hop)
+assert mel.shape == (80, 1 + wav.shape[0] // hop) and mel.dtype == torch.float32
 for n_samples in [513, 1000, 22050, 22050 + 255, 22050 + 256]:
     frames = mel_fn(torch.zeros(n_samples)).shape[-1]
     assert frames == 1 + n_samples // 256 == mel_fn.n_frames(n_samples), n_samples
