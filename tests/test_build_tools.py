@@ -1,0 +1,269 @@
+"""Fast tests of the book tooling in tools/ (no mdBook run, no browser).
+
+The full build and the browser checks are in tests/test_site.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+import sys
+import wave
+import zlib
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tools"))
+
+import build_book  # noqa: E402
+import mdbook_math  # noqa: E402
+import mdbook_topics  # noqa: E402
+import render_walkthroughs as render  # noqa: E402
+import search_index  # noqa: E402
+from walkthrough_meta import Walkthrough, read_walkthrough  # noqa: E402
+
+
+# --------------------------------------------------------------------------- math
+
+def test_inline_math_becomes_mathml():
+    out, count = mdbook_math.convert_markdown("The square $a^2$ grows.")
+    assert count == 1
+    assert "<math" in out and "<msup>" in out and "$" not in out
+
+
+def test_display_math_spanning_lines():
+    out, count = mdbook_math.convert_markdown("Before\n$$\n\\frac{a}{b}\n$$\nafter")
+    assert count == 1
+    assert 'display="block"' in out and "<mfrac>" in out and "$$" not in out
+
+
+def test_code_is_left_alone():
+    source = ("Inline `$a^2$` code.\n\n```python\nprice = '$a^2$'\n```\n\n"
+              "~~~\n$$x$$\n~~~\nand math $b$ after.\n")
+    out, count = mdbook_math.convert_markdown(source)
+    assert count == 1  # only $b$
+    assert "`$a^2$`" in out
+    assert "price = '$a^2$'" in out and "~~~\n$$x$$\n~~~" in out
+
+
+def test_currency_and_escaped_dollars_are_not_math():
+    for text in ("It costs $5 and $10 today.", r"Escaped \$x\$ stays.", "A lone $ sign."):
+        out, count = mdbook_math.convert_markdown(text)
+        assert count == 0 and out == text
+
+
+def test_mathml_is_safe_inside_markdown_tables():
+    out, _ = mdbook_math.convert_markdown("| a | $|x|_1$ |")
+    # a raw | inside the cell would split the table; _ would start emphasis
+    inner = out[out.index("<math"):out.index("</math>")]
+    assert "|" not in inner and "_" not in inner.replace("&#95;", "")
+
+
+def test_bad_tex_names_the_chapter():
+    with pytest.raises(mdbook_math.MathError, match="chapter.md"):
+        mdbook_math.convert_markdown(r"$a^$ and $b$", where="chapter.md")
+    with pytest.raises(mdbook_math.MathError, match=r"\\unknowncmd"):
+        mdbook_math.convert_markdown(r"$\unknowncmd x$", where="chapter.md")
+
+
+def test_math_preprocessor_protocol():
+    book = {"items": [{"Chapter": {"name": "A", "content": "$x_1$", "number": None,
+                                   "sub_items": [{"Chapter": {"name": "B", "content": "$y$",
+                                                              "sub_items": [], "path": "b.md"}}],
+                                   "path": "a.md", "source_path": "a.md"}}, "Separator"]}
+    script = REPO / "tools" / "mdbook_math.py"
+    assert subprocess.run([sys.executable, script, "supports", "html"]).returncode == 0
+    result = subprocess.run([sys.executable, script], input=json.dumps([{}, book]),
+                            capture_output=True, text=True, check=True)
+    items = json.loads(result.stdout)["items"]
+    assert "<msub>" in items[0]["Chapter"]["content"]
+    assert "<math" in items[0]["Chapter"]["sub_items"][0]["Chapter"]["content"]
+    assert items[1] == "Separator"
+
+
+# --------------------------------------------------------------------------- includes
+
+def test_include_checker_fails_on_missing_file(tmp_path):
+    (tmp_path / "page.md").write_text("# P\n\n{{#include missing.py}}\n")
+    with pytest.raises(build_book.BuildError, match="page.md:3.*missing.py does not exist"):
+        build_book.check_includes(tmp_path)
+
+
+def test_include_checker_fails_on_unknown_anchor(tmp_path):
+    (tmp_path / "code.py").write_text("# ANCHOR: setup\nx = 1\n# ANCHOR_END: setup\n")
+    (tmp_path / "page.md").write_text("{{#include code.py:setup}}\n{{#include code.py:1:2}}\n")
+    build_book.check_includes(tmp_path)  # a known anchor and a line range are fine
+    (tmp_path / "page.md").write_text("{{#include code.py:teardown}}\n")
+    with pytest.raises(build_book.BuildError, match="anchor `teardown` not found"):
+        build_book.check_includes(tmp_path)
+
+
+# --------------------------------------------------------------------------- SUMMARY, topics
+
+def _walkthrough(tmp_path: Path, name: str, title: str, covers: str) -> Walkthrough:
+    path = tmp_path / name
+    path.write_text(f"# %% [markdown]\n# # {title}\n#\n# covers: {covers}\n\n# %%\nx = 1\n")
+    return read_walkthrough(path)
+
+
+def test_summary_lists_each_walkthrough(tmp_path):
+    first = _walkthrough(tmp_path, "01_first.py", "The `first` one", "T01, T02")
+    second = _walkthrough(tmp_path, "02_second.py", "Second", "T03")
+    assert first.title == "The first one" and first.covers == ["T01", "T02"]
+    summary = ("# Summary\n\n# Walkthroughs\n\n<!-- walkthroughs:begin x -->\n- [Old](old.md)\n"
+               "<!-- walkthroughs:end -->\n\n- [Glossary](glossary.md)\n")
+    updated = build_book.summary_with_walkthroughs(summary, [first, second])
+    assert "- [The first one](walkthroughs/01_first.md)\n- [Second](walkthroughs/02_second.md)\n" \
+        in updated
+    assert "old.md" not in updated and "- [Glossary](glossary.md)" in updated
+    with pytest.raises(build_book.BuildError, match="markers"):
+        build_book.summary_with_walkthroughs("# Summary\n", [first])
+
+
+def test_topic_links_resolve_and_unknown_topics_fail(tmp_path):
+    walkthroughs = [_walkthrough(tmp_path, "01_a.py", "Alpha", "T01, T17"),
+                    _walkthrough(tmp_path, "02_b.py", "Beta", "T17, T18")]
+    index = mdbook_topics.topic_index(walkthroughs)
+    out = mdbook_topics.resolve_topic_links("See [](topic:T18) and [this](topic:T17).",
+                                            "changes.md", index)
+    assert out == "See [02 · Beta](walkthroughs/02_b.md) and [this](walkthroughs/01_a.md)."
+    nested = mdbook_topics.resolve_topic_links("[x](topic:T01)", "part/page.md", index)
+    assert nested == "[x](../walkthroughs/01_a.md)"
+    with pytest.raises(mdbook_topics.TopicLinkError, match="T05"):
+        mdbook_topics.resolve_topic_links("[x](topic:T05)", "changes.md", index)
+
+
+# --------------------------------------------------------------------------- renderer
+
+def test_clean_text_strips_ansi_paths_and_shortens():
+    ansi = "\x1b[31mred\x1b[0m and \x1b[1;32mgreen\x1b[0m"
+    assert render.clean_text(ansi) == "red and green"
+    paths = f"saved {REPO}/out/x.wav and /tmp/tmpq1w2e3/run/G_5.pth"
+    cleaned = render.clean_text(paths)
+    assert str(REPO) not in cleaned and "/tmp/" not in cleaned
+    assert "<repo>/out/x.wav" in cleaned and "<tmp>/run/G_5.pth" in cleaned
+    assert "/work/" not in render.clean_text("elsewhere: /work/other_checkout/glow_tts/x.py")
+    long = "\n".join(f"line {i}" for i in range(500))
+    short = render.clean_text(long)
+    assert "line 0" in short and "line 499" in short and "line 250" not in short
+    assert "lines omitted" in short and len(short.splitlines()) < 70
+    assert render.clean_text("a\rb\rfinal") == "final"
+
+
+def _png_bytes() -> bytes:
+    """A valid 2x1 RGB PNG, built by hand (no image library needed)."""
+    def chunk(kind, data):
+        return (len(data).to_bytes(4, "big") + kind + data
+                + zlib.crc32(kind + data).to_bytes(4, "big"))
+    header = (2).to_bytes(4, "big") + (1).to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    pixels = zlib.compress(b"\x00\xff\x00\x00\x00\x00\xff")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) \
+        + chunk(b"IEND", b"")
+
+
+def _wav_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(22050)
+        out.writeframes(b"\x00\x10" * 2205)
+    return buffer.getvalue()
+
+
+def test_page_writer_writes_markdown_png_and_wav(tmp_path):
+    png, wav = _png_bytes(), _wav_bytes()
+    audio_html = ('<audio controls="controls"><source src="data:audio/wav;base64,'
+                  + base64.b64encode(wav).decode() + '" type="audio/wav" /></audio>')
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Tiny `walkthrough`\n\nSome prose with $x$."),
+        new_code_cell("print('hi')", outputs=[
+            new_output("stream", name="stdout", text="\x1b[1mhi\x1b[0m\n"),
+            new_output("stream", name="stdout", text=f"{REPO}/data/a.wav\n")]),
+        new_code_cell("plot()", outputs=[new_output(
+            "display_data", data={"image/png": base64.b64encode(png).decode(),
+                                  "text/plain": "<Figure size 640x480 with 1 Axes>"})]),
+        new_code_cell("Audio(x, rate=22050)", outputs=[new_output(
+            "execute_result", execution_count=3,
+            data={"text/html": audio_html, "text/plain": "<IPython.lib.display.Audio object>"})]),
+        new_code_cell("print(text)", outputs=[
+            new_output("stream", name="stdout", text="x\n" * 400)]),
+    ])
+    walkthrough = Walkthrough(path=tmp_path / "07_tiny.py", number="07", slug="07_tiny",
+                              title="Tiny walkthrough")
+    writer = render.PageWriter(walkthrough, media_dir=tmp_path / "img" / "07_tiny",
+                               media_link="img/07_tiny", source_link="../notebooks/07_tiny.py",
+                               notebook_link="../notebooks/07_tiny.ipynb")
+    page = writer.markdown(nb)
+    assert page.startswith("# Tiny `walkthrough`\n")
+    assert "../notebooks/07_tiny.ipynb" in page and "../notebooks/07_tiny.py" in page
+    assert "```python\nprint('hi')\n```" in page
+    assert "\x1b" not in page and "<repo>/data/a.wav" in page and str(REPO) not in page
+    assert "<Figure size" not in page  # the PNG replaces the text fallback
+    pngs = sorted((tmp_path / "img" / "07_tiny").glob("*.png"))
+    wavs = sorted((tmp_path / "img" / "07_tiny").glob("*.wav"))
+    assert len(pngs) == 1 and pngs[0].read_bytes() == png
+    assert len(wavs) == 1 and wavs[0].read_bytes() == wav
+    assert f"](img/07_tiny/{pngs[0].name})" in page
+    assert f'<audio controls preload="metadata" src="img/07_tiny/{wavs[0].name}">' in page
+    assert "base64" not in page
+    assert "lines omitted" in page and page.count("\nx\n") < 60
+
+
+def test_a_failing_cell_is_named(tmp_path):
+    nb = new_notebook(cells=[new_code_cell("x = 1"),
+                             new_code_cell("# check the sum\nassert x == 2, 'x is not two'")])
+    with pytest.raises(render.WalkthroughFailed) as caught:
+        render.execute_notebook(nb, tmp_path, "walkthroughs/99_fail.py", timeout=60, quick=True)
+    message = str(caught.value)
+    assert "walkthroughs/99_fail.py" in message and "cell 1" in message
+    assert "# check the sum" in message and "AssertionError: x is not two" in message
+
+
+def test_cache_hash_tracks_walkthrough_and_mode(tmp_path):
+    walkthrough = _walkthrough(tmp_path, "01_a.py", "Alpha", "T01")
+    package = render.package_digest()
+    full = render.content_hash(walkthrough, False, package)
+    assert full == render.content_hash(walkthrough, False, package)
+    assert full != render.content_hash(walkthrough, True, package)
+    assert full != render.content_hash(walkthrough, False, package + "changed")
+    walkthrough.path.write_text(walkthrough.path.read_text() + "y = 2\n")
+    assert full != render.content_hash(walkthrough, False, package)
+
+
+# --------------------------------------------------------------------------- search index
+
+def test_search_index_keeps_hangul(tmp_path):
+    (tmp_path / "index.html").write_text(
+        "<html><head><title>Intro - Book</title></head><body><main>"
+        "<h1 id='intro'>Intro</h1><p>Batches are padded.</p>"
+        "<h2 id='sort'>정렬 (sorting)</h2><p>TextMelCollate는 길이로 정렬합니다.</p>"
+        "<math><mi>x</mi></math><script>var hidden = 1;</script></main></body></html>",
+        encoding="utf-8")
+    (tmp_path / "searchindex-abc.js").write_text("window.search = Object.assign(window.search, {});")
+    count = search_index.add_search_index(tmp_path)
+    docs = search_index.build_index(tmp_path)
+    assert count == len(docs) == 2
+    assert docs[1]["url"] == "index.html#sort" and docs[1]["title"] == "정렬 (sorting)"
+    assert "길이로 정렬합니다" in docs[1]["body"] and "hidden" not in docs[1]["body"]
+    script = (tmp_path / "searchindex-abc.js").read_text()
+    assert script.count("glow:") == 1 and "\\uc815\\ub82c" in script  # 정렬, escaped
+    search_index.add_search_index(tmp_path)  # idempotent: appended once only
+    assert (tmp_path / "searchindex-abc.js").read_text().count("glow:") == 1
+
+
+def test_site_link_checker_reports_missing_targets(tmp_path):
+    (tmp_path / "a.html").write_text('<a href="b.html#there">b</a><img src="img/x.png">')
+    (tmp_path / "b.html").write_text('<h1 id="here">b</h1>')
+    with pytest.raises(build_book.BuildError) as caught:
+        build_book.check_site_links(tmp_path)
+    assert "img/x.png" in str(caught.value) and "'there'" in str(caught.value)
+    (tmp_path / "a.html").write_text('<a href="b.html#here">b</a><img src="https://x.org/y.png">')
+    with pytest.raises(build_book.BuildError, match="another host"):
+        build_book.check_site_links(tmp_path)

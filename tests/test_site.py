@@ -1,0 +1,262 @@
+"""The built book in a real browser (Playwright driving Debian's Chromium).
+
+Builds the site once (GLOW_TTS_QUICK=1, into a temporary folder), serves it on 127.0.0.1
+and opens every page. Skipped, with the reason, when no `chromium` is installed, except
+under GLOW_TTS_REQUIRE_BROWSER=1 (set by .ci/run), where a missing browser fails.
+Screenshots of three pages go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+sys.path.insert(0, str(REPO / "tools"))
+
+import mdbook_math  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SKIPPED_PAGES = {"print.html", "toc.html"}  # print.html repeats every page; toc.html is a frame
+HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3131-\u318e]")
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        message = ("no `chromium` on PATH: install Debian's chromium "
+                   "(apt-get install -y chromium) to run the browser test")
+        if os.environ.get("GLOW_TTS_REQUIRE_BROWSER") == "1":
+            pytest.fail(message + " (GLOW_TTS_REQUIRE_BROWSER=1: the browser test must run)")
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    return _chromium()
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory, chromium_path) -> Path:
+    dest = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, GLOW_TTS_QUICK="1")
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "build_book.py"), "--quick",
+                             "--dest", str(dest)], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=840)
+    assert result.returncode == 0, f"the book build failed:\n{result.stdout}\n{result.stderr}"
+    return dest
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # keep pytest's output readable
+        pass
+
+
+@pytest.fixture(scope="session")
+def server(site):
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser_context(chromium_path, tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile), executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900})
+        yield context
+        context.close()
+
+
+def _pages(site: Path) -> list[str]:
+    pages = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html")
+                   if p.name not in SKIPPED_PAGES and p.relative_to(site).parts[0] != "notebooks")
+    return pages
+
+
+def _source_of(page: str) -> Path | None:
+    """The Markdown a page came from (index.html is the first chapter, the introduction)."""
+    if page == "index.html":
+        return REPO / "chapters" / "introduction.md"
+    source = REPO / "chapters" / (page[: -len(".html")] + ".md")
+    return source if source.is_file() else None
+
+
+RAW_MATH_JS = r"""
+() => {
+  const found = [];
+  const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+  const skip = new Set(['PRE', 'CODE', 'SCRIPT', 'STYLE', 'MATH', 'KBD', 'SAMP']);
+  const pattern = /\$\$|\$[^\s$][^$\n]*?[^\s$]\$(?!\d)|\$[^\s$\d]\$/;
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    let inside = false;
+    for (let el = node.parentElement; el; el = el.parentElement) {
+      if (skip.has(el.tagName.toUpperCase())) { inside = true; break; }
+    }
+    if (!inside && pattern.test(node.textContent)) found.push(node.textContent.slice(0, 120));
+  }
+  return found;
+}
+"""
+
+BROKEN_IMAGES_JS = """
+() => Array.from(document.images)
+  .filter(img => !(img.complete && img.naturalWidth > 0))
+  .map(img => img.getAttribute('src'))
+"""
+
+FONT_JS = """
+async () => {
+  await document.fonts.ready;
+  const faces = Array.from(document.fonts).filter(f => f.family.replace(/"/g, '') === 'NanumGothic');
+  return {
+    check: document.fonts.check('16px "NanumGothic"', '한'),
+    statuses: faces.map(f => f.status),
+    bodyFont: getComputedStyle(document.body).fontFamily,
+  };
+}
+"""
+
+AUDIO_JS = """
+async () => {
+  const results = [];
+  for (const audio of document.querySelectorAll('audio')) {
+    const src = audio.currentSrc || audio.getAttribute('src')
+      || (audio.querySelector('source') || {}).src;
+    const response = await fetch(src);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const riff = String.fromCharCode(...bytes.slice(0, 4));
+    results.push({src, status: response.status,
+                  type: response.headers.get('content-type'), riff, size: bytes.length});
+  }
+  return results;
+}
+"""
+
+
+def test_every_page_renders_cleanly(site, server, browser_context):
+    pages = _pages(site)
+    assert "index.html" in pages and len(pages) >= 6, pages
+    problems: list[str] = []
+    hangul_pages = 0
+    audio_players = 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot_targets = {"index.html", "glossary.html"}
+    walkthrough_pages = [p for p in pages if p.startswith("walkthroughs/")]
+    if walkthrough_pages:
+        screenshot_targets.add(walkthrough_pages[0])
+    else:
+        screenshot_targets.add("flowchart.html")
+
+    for page_name in pages:
+        page = browser_context.new_page()
+        console_errors: list[str] = []
+        failed: list[str] = []
+        offsite: list[str] = []
+        page.on("console", lambda msg, errs=console_errors:
+                errs.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda err, errs=console_errors: errs.append(str(err)))
+        page.on("requestfailed", lambda req, bad=failed: bad.append(
+            f"{req.url} ({req.failure})"))
+        page.on("response", lambda resp, bad=failed: bad.append(
+            f"{resp.url} (HTTP {resp.status})") if resp.status >= 400 else None)
+        page.on("request", lambda req, out=offsite: out.append(req.url)
+                if not (req.url.startswith(server) or req.url.startswith("data:")) else None)
+        page.goto(f"{server}/{page_name}", wait_until="load")
+        page.wait_for_load_state("networkidle")
+
+        broken = page.evaluate(BROKEN_IMAGES_JS)
+        raw_math = page.evaluate(RAW_MATH_JS)
+        math_count = page.locator("main math").count()
+        source = _source_of(page_name)
+        if source is not None:
+            _, expected_math = mdbook_math.convert_markdown(source.read_text(encoding="utf-8"))
+            if math_count < expected_math:
+                problems.append(f"{page_name}: {expected_math} math spans in {source.name} "
+                                f"but {math_count} <math> elements on the page")
+        text = page.locator("main").inner_text()
+        if HANGUL.search(text):
+            hangul_pages += 1
+            fonts = page.evaluate(FONT_JS)
+            if not fonts["check"] or "loaded" not in fonts["statuses"]:
+                problems.append(f"{page_name}: Hangul not drawn with the bundled NanumGothic "
+                                f"({fonts})")
+        for audio in page.evaluate(AUDIO_JS):
+            audio_players += 1
+            if audio["status"] != 200 or not (audio["type"] or "").startswith("audio/") \
+                    or audio["riff"] != "RIFF":
+                problems.append(f"{page_name}: audio source does not load as WAV: {audio}")
+
+        for label, items in (("console errors", console_errors), ("failed requests", failed),
+                             ("requests to other hosts", offsite), ("broken images", broken),
+                             ("raw $ math in the text", raw_math)):
+            if items:
+                problems.append(f"{page_name}: {label}: {items[:5]}")
+        if page_name in screenshot_targets:
+            name = page_name.replace("/", "_").replace(".html", ".png")
+            page.screenshot(path=str(ARTIFACTS / name), full_page=False)
+        page.close()
+
+    assert not problems, "\n".join(problems)
+    assert hangul_pages >= 1, "no page holds Hangul: the font check never ran"
+    expected_audio = sum(p.read_text(encoding="utf-8").count("<audio")
+                         for p in (REPO / "chapters" / "walkthroughs").glob("*.md"))
+    assert audio_players >= expected_audio
+    assert len(list(ARTIFACTS.glob("*.png"))) >= 3
+
+
+@pytest.mark.parametrize("query", ["collate", "정렬"])
+def test_search_finds_english_and_korean(site, server, browser_context, query):
+    page = browser_context.new_page()
+    page.goto(f"{server}/index.html", wait_until="load")
+    page.click("#mdbook-search-toggle")
+    searchbar = page.locator("#mdbook-searchbar")
+    searchbar.press_sequentially(query, delay=30)
+    results = page.locator("#mdbook-searchresults li")
+    results.first.wait_for(state="visible", timeout=10_000)
+    count = results.count()
+    header = page.locator("#mdbook-searchresults-header").inner_text()
+    first_link = results.first.locator("a").get_attribute("href")
+    page.close()
+    assert count >= 1, header
+    assert query in header
+    assert first_link and ".html" in first_link
+
+
+def test_notebooks_are_offered(site, server):
+    import urllib.request
+
+    from walkthrough_meta import find_walkthroughs
+
+    for walkthrough in find_walkthroughs():
+        for suffix in (".ipynb", ".py"):
+            url = f"{server}/notebooks/{walkthrough.slug}{suffix}"
+            with urllib.request.urlopen(url) as response:
+                assert response.status == 200
+                body = response.read()
+            assert body, url
+        page = (site / "walkthroughs" / f"{walkthrough.slug}.html").read_text(encoding="utf-8")
+        assert f"../notebooks/{walkthrough.slug}.ipynb" in page

