@@ -48,7 +48,8 @@ import torch
 import torch.utils.data
 
 from glow_tts import commons
-from glow_tts.audio import (AudioError, MelSpectrogram, load_wav_to_torch, resampled_length)
+from glow_tts.audio import AudioError, MelSpectrogram, load_wav_to_torch, resampled_length
+from glow_tts.hparams import SCHEMA
 from glow_tts.text import text_to_sequence
 from glow_tts.text.symbols import symbols
 
@@ -149,6 +150,12 @@ def load_saved_mel(path: str, mmap: bool = False) -> torch.Tensor:
     return mel
 
 
+def _data_option(hparams, key: str):
+    """``hparams.key``, or its documented default from ``glow_tts.hparams.SCHEMA`` when a
+    hand-made ``hparams`` (or an original Glow-TTS config) lacks it."""
+    return getattr(hparams, key, SCHEMA["data"][key][1])
+
+
 class TextMelLoader(torch.utils.data.Dataset):
     """Map-style dataset: index -> ``(text IntTensor [T_x], mel FloatTensor [n_mel, T_y])``.
 
@@ -162,13 +169,13 @@ class TextMelLoader(torch.utils.data.Dataset):
     def __init__(self, audiopaths_and_text: str, hparams) -> None:
         self.filelist = audiopaths_and_text
         self.hparams = hparams
-        self.text_cleaners = getattr(hparams, "text_cleaners", ["korean_cleaners"])
-        self.max_wav_value = getattr(hparams, "max_wav_value", 32768.0)
+        self.text_cleaners = _data_option(hparams, "text_cleaners")
+        self.max_wav_value = _data_option(hparams, "max_wav_value")
         self.sampling_rate = hparams.sampling_rate
-        self.load_mel_from_disk = getattr(hparams, "load_mel_from_disk", False)
-        self.add_noise = getattr(hparams, "add_noise", False)
-        self.add_blank = getattr(hparams, "add_blank", False)
-        self.mel_cache_dir = getattr(hparams, "mel_cache_dir", None)
+        self.load_mel_from_disk = _data_option(hparams, "load_mel_from_disk")
+        self.add_noise = _data_option(hparams, "add_noise")
+        self.add_blank = _data_option(hparams, "add_blank")  # the original: getattr(..., False)
+        self.mel_cache_dir = _data_option(hparams, "mel_cache_dir")
         self.stft = MelSpectrogram.from_hparams(hparams)
 
         entries = parse_filelist(audiopaths_and_text)

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import random
 
 import numpy as np
 import pytest
@@ -305,6 +306,26 @@ def test_hparams_without_optional_keys_work(corpus):
             "win_length", "n_mel_channels", "mel_fmin", "mel_fmax", "load_mel_from_disk"]
     full = data_hparams()
     hps = HParams(**{k: full[k] for k in keys})
-    hps.add_noise = False
     loader = TextMelLoader(str(filelist), hps)
-    assert len(loader) == len(SENTENCES) and not loader.add_blank
+    assert len(loader) == len(SENTENCES)
+    # Missing keys take the schema's documented defaults.
+    assert (loader.add_blank, loader.add_noise, loader.mel_cache_dir) == (False, True, None)
+
+
+def test_order_is_the_originals_seeded_shuffle(corpus):
+    _, filelist = corpus
+    loader = TextMelLoader(str(filelist), data_hparams())
+    expected = [f"wavs/{i}.wav" for i in range(len(SENTENCES))]
+    random.seed(1234)           # what the original did, on the global generator
+    random.shuffle(expected)
+    assert [os.path.relpath(p, filelist.parent) for p, _ in loader.audiopaths_and_text] == expected
+    assert sorted(loader.line_numbers) == list(range(1, len(SENTENCES) + 1))
+
+
+def test_unreadable_audio_is_reported_with_file_and_line(corpus):
+    folder, filelist = corpus
+    (folder / "wavs" / "broken.wav").write_bytes(b"not audio" * 50)
+    with open(filelist, "a", encoding="utf-8") as f:
+        f.write("wavs/broken.wav|안녕하세요.\n")
+    with pytest.raises(ValueError, match=r"filelist.txt:6: .*broken.wav: cannot read audio header"):
+        TextMelLoader(str(filelist), data_hparams())
