@@ -19,6 +19,7 @@ Fourier basis) and ``commons.TacotronSTFT`` (mel filterbank and log). Here it is
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import tempfile
@@ -271,6 +272,13 @@ class MelSpectrogram(nn.Module):
 # Griffin-Lim
 # --------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=8)
+def _mel_pseudo_inverse(sampling_rate, filter_length, n_mel, mel_fmin, mel_fmax) -> torch.Tensor:
+    """Moore-Penrose inverse of the mel filterbank, ``[n_fft/2+1, n_mel]`` (cached per setting)."""
+    basis = mel_filterbank(sampling_rate, filter_length, n_mel, mel_fmin, mel_fmax).double()
+    return torch.linalg.pinv(basis).float()
+
+
 def griffin_lim(mel: torch.Tensor, sampling_rate: int = 22050, filter_length: int = 1024,
                 hop_length: int = 256, win_length: int = 1024, mel_fmin: float = 0.0,
                 mel_fmax: float | None = 8000.0, n_iter: int = 32, momentum: float = 0.99,
@@ -288,6 +296,7 @@ def griffin_lim(mel: torch.Tensor, sampling_rate: int = 22050, filter_length: in
     same on every call. ``power`` > 1 sharpens the magnitude before phase recovery (1.0 keeps
     it as is). ``length`` defaults to ``(F - 1) * hop_length`` samples, the shortest
     waveform whose mel has F frames. Pass ``mel_module`` to take all STFT settings from it.
+    Runs on the CPU (the mel is moved there); returns a CPU float32 tensor.
     """
     if mel_module is not None:
         sampling_rate, filter_length = mel_module.sampling_rate, mel_module.filter_length
@@ -300,8 +309,7 @@ def griffin_lim(mel: torch.Tensor, sampling_rate: int = 22050, filter_length: in
         raise ValueError(f"griffin_lim expects a mel [n_mel, F] or [B, n_mel, F], got {tuple(mel.shape)}")
     mel = mel.detach().float().cpu()
     n_mel, n_frames = mel.shape[1], mel.shape[2]
-    basis = mel_filterbank(sampling_rate, filter_length, n_mel, mel_fmin, mel_fmax).double()
-    inverse = torch.linalg.pinv(basis).float()                               # [n_fft/2+1, n_mel]
+    inverse = _mel_pseudo_inverse(sampling_rate, filter_length, n_mel, mel_fmin, mel_fmax)
     magnitude = torch.clamp(torch.matmul(inverse, torch.exp(mel)), min=0.0)  # [B, n_fft/2+1, F]
     magnitude = magnitude ** power
     if length is None:
