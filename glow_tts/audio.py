@@ -11,7 +11,8 @@ Fourier basis) and ``commons.TacotronSTFT`` (mel filterbank and log). Here it is
 * :class:`MelSpectrogram` is the original's mel: STFT with n_fft 1024, hop 256, periodic
   Hann window, reflect padding of n_fft/2 at both ends (``center=True``), magnitude (not
   power), Slaney-normalised mel filterbank up to 8 kHz, natural log clamped at 1e-5. It uses
-  ``torch.stft``, which computes the same numbers as the original's convolution.
+  ``torch.stft``, which computes what the original's convolution computes, in float64 by
+  default so that it also equals the librosa reference where float32 rounding would show.
 * :func:`griffin_lim` turns a log-mel back into a waveform without a neural vocoder, to
   *listen* to what the model produced (robotic but recognisable).
 * :func:`save_wav` writes 16-bit PCM.
