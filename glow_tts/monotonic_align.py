@@ -250,7 +250,13 @@ def maximum_path(value: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     path = np.empty(scores.shape, dtype=scores.dtype)    # the kernel writes every element
     batch = scores.shape[0]
     if batch:
-        n_workers = max(1, min(numba.get_num_threads(), torch.get_num_threads(), batch))
+        torch_threads = torch.get_num_threads()
+        n_workers = max(1, min(numba.get_num_threads(), torch_threads, batch))
         item_order, worker_starts = _share_work(t_x, t_y, n_workers)
         _maximum_path_batch(path, scores, t_x, t_y, item_order, worker_starts)
+        if torch.get_num_threads() != torch_threads:
+            # numba's OpenMP layer starts up on first use (numba.get_num_threads() above)
+            # and resets the OpenMP pool it shares with torch to numba's size, silently
+            # undoing torch.set_num_threads(1) (one thread per data-parallel CPU process).
+            torch.set_num_threads(torch_threads)
     return torch.from_numpy(path).to(device=value.device, dtype=value.dtype)
