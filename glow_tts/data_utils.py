@@ -21,9 +21,10 @@ training. This version checks the whole filelist when the loader is built:
   ``T_y >= T_x`` (and ``add_blank`` nearly doubles ``T_x``). The frame count comes from the
   audio file's header, without decoding it.
 
-Relative paths are looked up first relative to the current directory (what the original
-did), then relative to the folder of the filelist, so a corpus folder can be moved or used
-from anywhere when its filelists hold paths relative to themselves.
+Relative paths are looked up first relative to the folder of the filelist (how this
+project's corpus and KSS preparation write them), so a corpus folder can be moved or used
+from any working directory; then relative to the current directory (the original's
+filelists, ``DUMMY/LJ001-0001.wav``, are relative to the repository root it ran from).
 
 Mel cache (``mel_cache_dir``): the mel of each file is saved to ``<dir>/<name>-<key>.pt`` where
 the key hashes the file's absolute path, size and modification time, the mel settings and
@@ -220,8 +221,9 @@ class TextMelLoader(torch.utils.data.Dataset):
         kind = "mel" if self.load_mel_from_disk else "audio"
         raise FileNotFoundError(
             f"{self.filelist}: {len(missing)} of {len(entries)} {kind} files not found "
-            f"(relative paths are tried from the current directory, then from the filelist's "
-            f"folder {os.path.dirname(os.path.abspath(self.filelist))}):\n  {listed}{more}")
+            f"(relative paths are tried from the filelist's folder "
+            f"{os.path.dirname(os.path.abspath(self.filelist))}, then from the current "
+            f"directory {os.getcwd()}):\n  {listed}{more}")
 
     def _token_count(self, entry: FilelistEntry) -> int:
         try:
