@@ -1,0 +1,297 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # `init.py`: `FlowGenerator_DDI` and the data-dependent initialisation
+#
+# *Reviews:* `init.py`, the class `FlowGenerator_DDI(models.FlowGenerator)` and `main`,
+# which builds it, runs **one** batch through it and saves `ddi_G.pth`; `modules.py`,
+# `ActNorm` (`ddi`, `initialized`, `initialize`). Ours: `glow_tts/init.py` (`run_ddi`,
+# `main`), `glow_tts/models.py` (`FlowGenerator_DDI`), `glow_tts/modules.py` (`ActNorm`).
+#
+# You will learn:
+#
+# * what `FlowGenerator_DDI` is: a `FlowGenerator` (hence a `torch.nn.Module`) with exactly
+#   the same layers and parameters, whose only difference is a switch on its ActNorm layers;
+# * what an ActNorm layer computes on its first batch in that mode, and why: every ActNorm
+#   output starts with mean 0 and standard deviation 1 per channel, which we measure with
+#   forward hooks during the real `glow_tts.init` run;
+# * what `ddi_G.pth` holds, that it loads like any checkpoint, and that after the first
+#   batch the layers behave like ordinary ones again.
+#
+# covers: T01, T36
+
+# %%
+import os
+import tempfile
+
+import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+import glow_tts.init
+import glow_tts.models
+from glow_tts import modules
+from glow_tts.checkpoint import load_checkpoint, load_checkpoint_dict
+from glow_tts.corpus import build_corpus
+from glow_tts.data_utils import TextMelCollate, TextMelLoader
+from glow_tts.hparams import get_hparams_from_file
+from glow_tts.init import FlowGenerator_DDI, run_ddi
+from glow_tts.models import FlowGenerator
+from glow_tts.text.symbols import symbols
+
+torch.set_num_threads(1)
+
+# %% [markdown]
+# ## A subclass, and a `torch.nn.Module`
+#
+# The original's `init.py` declares `class FlowGenerator_DDI(models.FlowGenerator)`. The
+# parentheses name the *base class*: `FlowGenerator_DDI` inherits everything of
+# `FlowGenerator`: its `__init__` (which it calls with the same arguments), its `forward`,
+# its layers. `FlowGenerator` in turn subclasses `torch.nn.Module`, which is where
+# `parameters()`, `train()`, `state_dict()` and the hook machinery come from.
+#
+# > **The notes say** (§1.1) that looking at `FlowGenerator_DDI` in `models.py` shows it
+# > inheriting from the `torch.nn` module. **In fact** the chain has one more link: the
+# > class `FlowGenerator_DDI` derives from `FlowGenerator`, and it is `FlowGenerator` that
+# > derives from `nn.Module`. Here the class lives in `glow_tts.models` and
+# > `glow_tts.init` re-exports the very same object under the original's address.
+
+# %%
+print([cls.__name__ for cls in FlowGenerator_DDI.__mro__])
+
+# %%
+assert glow_tts.init.FlowGenerator_DDI is glow_tts.models.FlowGenerator_DDI
+assert FlowGenerator_DDI.__bases__ == (FlowGenerator,)      # the direct parent
+assert FlowGenerator.__bases__ == (nn.Module,)
+assert issubclass(FlowGenerator_DDI, nn.Module)              # ... and so a Module, one step up
+
+# %% [markdown]
+# ## The same model with one switch flipped
+#
+# Build both with the tiny config and the same seed. They have the same modules, in the
+# same order, with the same parameter names and the same initial values; the DDI one
+# differs in one attribute of its ActNorm layers, `initialized`, which is `False` until
+# the layer has seen a batch.
+
+# %%
+hps = get_hparams_from_file("../configs/tiny.json")
+n_vocab = len(symbols) + getattr(hps.data, "add_blank", False)
+
+torch.manual_seed(hps.train.seed)
+plain = FlowGenerator(n_vocab, out_channels=hps.data.n_mel_channels, **hps.model)
+torch.manual_seed(hps.train.seed)
+ddi = FlowGenerator_DDI(n_vocab, out_channels=hps.data.n_mel_channels, **hps.model)
+
+plain_modules = [(name, type(m).__name__) for name, m in plain.named_modules()]
+ddi_modules = [(name, type(m).__name__) for name, m in ddi.named_modules()]
+actnorms = [name for name, m in ddi.named_modules() if isinstance(m, modules.ActNorm)]
+print(len(plain_modules), "modules;", len(actnorms), "ActNorm layers:", actnorms)
+
+# %%
+assert isinstance(ddi, FlowGenerator) and isinstance(ddi, nn.Module)
+assert plain_modules[1:] == ddi_modules[1:]        # every submodule: same name, same type
+assert plain_modules[0] == ("", "FlowGenerator") and ddi_modules[0] == ("", "FlowGenerator_DDI")
+assert list(plain.state_dict()) == list(ddi.state_dict())    # same parameter names
+assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), ddi.state_dict().values()))
+assert len(actnorms) == hps.model.n_blocks_dec                 # one ActNorm per flow block
+assert all(plain.get_submodule(n).initialized for n in actnorms)       # ordinary mode
+assert not any(ddi.get_submodule(n).initialized for n in actnorms)     # waiting for data
+# Every other attribute the two models' modules hold is the same:
+differing = {name for (name, a), (_, b) in zip(plain.named_modules(), ddi.named_modules())
+             for key in vars(a) if not key.startswith("_") and vars(a)[key] != vars(b)[key]}
+print("modules with a differing attribute:", sorted(differing))
+assert differing == set(actnorms)
+
+# %% [markdown]
+# ## What ActNorm does with its first batch
+#
+# ActNorm is a per-channel affine flow, $z = x \cdot e^{s} + b$, with $s$ (`logs`) and
+# $b$ (`bias`) of shape `[1, c, 1]`, and log-determinant $\sum_c s_c$ times the number of
+# valid frames. Its parameters start at zero: $z = x$.
+#
+# With DDI armed, the first forward call measures the batch it receives. Over the valid
+# frames (the mask excludes padding) of every item, per channel $c$, it takes the mean
+# $\mu_c$ and standard deviation $\sigma_c$, and sets
+#
+# $$ s_c = -\log \sigma_c, \qquad b_c = -\mu_c / \sigma_c, \qquad\text{so}\qquad
+# z = \frac{x - \mu_c}{\sigma_c}. $$
+#
+# Each ActNorm output therefore starts with mean 0 and standard deviation 1 per channel.
+# The flow is 6 blocks of ActNorm → invertible 1×1 convolution → affine coupling, so
+# each block begins by re-standardising what the previous block produced: the first
+# training steps do not have to fight badly scaled activations (a log-mel frame has values
+# from about −11.5 to 2), and the log-likelihood starts in a sane range. This is Glow's
+# recipe (Kingma & Dhariwal, 2018), which Glow-TTS keeps.
+#
+# ## The real run, watched with forward hooks
+#
+# `glow_tts.init.run_ddi(hps)` is the body of the original's `main`: it loads the
+# training data, builds `FlowGenerator_DDI`, pushes one batch through it and saves
+# `model_dir/ddi_G.pth`. The model is created inside the function, so we cannot attach a
+# hook to it beforehand. PyTorch has a *global* forward hook for that,
+# `torch.nn.modules.module.register_module_forward_hook`, called after every module's
+# forward; ours records the input mask and output of each ActNorm call.
+#
+# Data: forty sentences of the embedded Korean corpus, spoken by eSpeak NG into a
+# temporary folder.
+
+# %%
+work = tempfile.mkdtemp(prefix="glow_tts_08_")
+corpus = build_corpus(os.path.join(work, "corpus"), limit=40, progress=False)
+hps.data.training_files = corpus.filelists["train"]
+hps.data.validation_files = corpus.filelists["val"]
+hps.model_dir = os.path.join(work, "run")
+os.makedirs(hps.model_dir)
+
+seen = []  # (layer, its output z [b, c, t], the mask [b, 1, t]) per ActNorm call
+
+
+def record_actnorm(module, args, output):
+    if isinstance(module, modules.ActNorm):
+        x_mask = args[1]                 # ActNorm.forward(x, x_mask, ...)
+        z, _logdet = output
+        seen.append((module, z.detach(), x_mask.detach()))
+
+
+handle = torch.nn.modules.module.register_module_forward_hook(record_actnorm)
+try:
+    ddi_path = run_ddi(hps)
+finally:
+    handle.remove()                     # a global hook must not outlive its use
+print(ddi_path, "|", len(seen), "ActNorm calls")
+
+# %% [markdown]
+# Each of the six ActNorm calls saw the squeezed mel (`n_sqz = 2` folds pairs of frames
+# into channels: 80 → 160 channels, $T_y$ → $T_y/2$ frames). For each, the masked mean and
+# standard deviation per channel over the batch:
+#
+# $$ \bar z_c = \frac{\sum_{b,t} z_{b,c,t}\, m_{b,t}}{\sum_{b,t} m_{b,t}}, \qquad
+# \mathrm{sd}_c = \sqrt{\frac{\sum_{b,t} (z_{b,c,t} - \bar z_c)^2\, m_{b,t}}{\sum_{b,t} m_{b,t}}} $$
+
+
+# %%
+def masked_stats(z, mask):  # z [b, c, t], mask [b, 1, t] -> mean [c], std [c]
+    count = mask.sum(dim=(0, 2))
+    mean = (z * mask).sum(dim=(0, 2)) / count
+    var = (((z - mean[None, :, None]) ** 2) * mask).sum(dim=(0, 2)) / count
+    return mean, var.sqrt()
+
+
+stats = [masked_stats(z, mask) for _, z, mask in seen]
+ddi_layers = [layer for layer, _, _ in seen]    # run_ddi's own ActNorm layers, in call order
+for i, ((_, z, mask), (mean, std)) in enumerate(zip(seen, stats)):
+    print(f"ActNorm {i}: z {tuple(z.shape)}  |mean| max {mean.abs().max():.1e}  "
+          f"std in [{std.min():.5f}, {std.max():.5f}]")
+
+# %%
+assert len(seen) == hps.model.n_blocks_dec                                 # one call per layer
+assert all(z.shape[1] == hps.data.n_mel_channels * hps.model.n_sqz for _, z, _ in seen)
+for mean, std in stats:
+    assert mean.abs().max() < 1e-4                                          # mean 0 per channel
+    assert (std - 1).abs().max() < 1e-3                                     # std 1 per channel
+assert all(layer.initialized for layer, _, _ in seen)                      # and now armed no more
+
+# %% [markdown]
+# Without DDI, the same place in the network sees nothing of the sort. The first ActNorm
+# of a plain `FlowGenerator` passes the squeezed log-mel through unchanged (its parameters
+# are zero), so its "standardised" output has the mel's own statistics: means around −6,
+# spreads of a few units.
+
+# %%
+loader = DataLoader(TextMelLoader(hps.data.training_files, hps.data), batch_size=8,
+                    collate_fn=TextMelCollate(1))
+x, x_lengths, y, y_lengths = next(iter(loader))   # [b, T_x], [b], [b, 80, T_y], [b]
+seen.clear()
+handle = torch.nn.modules.module.register_module_forward_hook(record_actnorm)
+try:
+    with torch.no_grad():
+        plain(x, x_lengths, y, y_lengths)
+finally:
+    handle.remove()
+plain_mean, plain_std = masked_stats(seen[0][1], seen[0][2])
+print(f"plain model, first ActNorm: mean in [{plain_mean.min():.1f}, {plain_mean.max():.1f}], "
+      f"std in [{plain_std.min():.2f}, {plain_std.max():.2f}]")
+
+# %%
+assert plain_mean.max() < -1 and (plain_std - 1).abs().max() > 0.1    # far from standardised
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3), sharey=True)
+for ax, (mean, std), title in ((axes[0], (plain_mean, plain_std), "DDI 없음: 첫 ActNorm 출력"),
+                               (axes[1], stats[0], "DDI 후: 첫 ActNorm 출력")):
+    ax.plot(mean.numpy(), label="채널별 평균")
+    ax.plot(std.numpy(), label="채널별 표준편차")
+    ax.axhline(0, color="gray", lw=0.5)
+    ax.axhline(1, color="gray", lw=0.5, ls="--")
+    ax.set(title=title, xlabel="채널 (squeeze 후 160개)")
+axes[0].legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## What `ddi_G.pth` holds
+#
+# `run_ddi` saves the model with the same `save_checkpoint` as training does: a dict with
+# the weights under `model`, `iteration` 0, the optimizer's state (still at its first step:
+# DDI trains nothing) and the learning rate. It is an ordinary checkpoint: `load_checkpoint`
+# puts it into a plain `FlowGenerator`, and `glow_tts.train` starts from it when a run
+# directory has no `G_*.pth` yet (walkthrough 12).
+#
+# The only weights DDI changed are the ActNorm ones; everything else is the seeded random
+# initialisation.
+
+# %%
+saved = load_checkpoint_dict(ddi_path)
+print(sorted(saved), "| iteration", saved["iteration"])
+fresh = FlowGenerator(n_vocab, out_channels=hps.data.n_mel_channels, **hps.model)
+_, _, learning_rate, iteration = load_checkpoint(ddi_path, fresh)
+
+# %%
+assert {"model", "iteration", "optimizer", "learning_rate"} <= set(saved)
+assert iteration == 0 and learning_rate == hps.train.learning_rate
+assert saved["optimizer"]["step_num"] == 1 and not saved["optimizer"]["optim"]["state"]  # no update yet
+assert all(torch.equal(fresh.state_dict()[k], v) for k, v in saved["model"].items())
+changed = {k for k in saved["model"] if not torch.equal(saved["model"][k], plain.state_dict()[k])}
+assert changed == {f"{n}.{p}" for n in actnorms for p in ("logs", "bias")}
+# The saved logs/bias are the ones the layers computed from the batch inside run_ddi:
+for layer, name in zip(ddi_layers, actnorms):
+    assert torch.equal(saved["model"][f"{name}.logs"], layer.logs.detach())
+    assert torch.equal(saved["model"][f"{name}.bias"], layer.bias.detach())
+assert all(fresh.get_submodule(n).initialized for n in actnorms)     # loaded = normal mode
+
+# %% [markdown]
+# ## After the first batch: an ordinary layer
+#
+# DDI happens once. The flag flips to `initialized = True` during the first forward, and
+# from then on ActNorm is the plain affine map with learnable $s, b$, which training
+# updates by gradient descent like any other parameter. A second batch, with different
+# statistics, leaves the values untouched (and the layer's output is then *not* exactly
+# standardised any more).
+
+# %%
+torch.manual_seed(0)
+model = FlowGenerator_DDI(n_vocab, out_channels=hps.data.n_mel_channels, **hps.model)
+batches = iter(loader)
+first, second = next(batches), next(batches)
+with torch.no_grad():
+    model(*first)
+after_first = {n: model.get_submodule(n).logs.clone() for n in actnorms}
+with torch.no_grad():
+    model(*second)
+after_second = {n: model.get_submodule(n).logs.clone() for n in actnorms}
+
+# %%
+assert all(model.get_submodule(n).initialized for n in actnorms)
+assert all(after_first[n].abs().sum() > 0 for n in actnorms)            # set by the first batch
+assert all(torch.equal(after_first[n], after_second[n]) for n in actnorms)   # not reset by the second
+assert all(model.get_submodule(n).logs.requires_grad for n in actnorms)  # ordinary parameters now
