@@ -61,12 +61,89 @@ def cmd_prepare_kss(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- init, train, synthesize, demo ---------------------------------------------------
+# The same options as `python -m glow_tts.init/train/inference/demo` (each module has its
+# own `add_arguments`); repeated here so that `--help` does not import torch.
+
+def add_init_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", default="configs/base.json", help="JSON config file")
+    parser.add_argument("-m", "--model", required=True, help="run name (./logs/NAME) or directory")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite model_dir/config.json when it differs from -c")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from glow_tts import init
+    print(init.launch(args))
+    return 0
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", default="configs/base.json", help="JSON config file")
+    parser.add_argument("-m", "--model", required=True, help="run name (./logs/NAME) or directory")
+    parser.add_argument("--nprocs", type=int, default=None,
+                        help="processes on this machine (default: one per GPU, or 1 on CPU)")
+    parser.add_argument("--master-port", type=int, default=None,
+                        help="rendezvous port for --nprocs > 1 (default: a free one)")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite model_dir/config.json when it differs from -c")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from glow_tts import train
+    train.launch(args)
+    return 0
+
+
+def add_synthesize_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("text", nargs="?", help="a sentence (or use --file)")
+    parser.add_argument("--file", help="a UTF-8 file with one sentence per line")
+    parser.add_argument("-m", "--model", help="run directory (newest G_*.pth and config.json)")
+    parser.add_argument("--checkpoint", help="a checkpoint file (default: newest in -m)")
+    parser.add_argument("-c", "--config", help="config file (default: the run's config.json)")
+    parser.add_argument("--out", default="out/synth", help="output folder for the WAVs")
+    parser.add_argument("--noise-scale", type=float, default=0.667,
+                        help="standard deviations of prior noise (0: deterministic)")
+    parser.add_argument("--length-scale", type=float, default=1.0,
+                        help="duration multiplier (>1 slower)")
+    parser.add_argument("--seed", type=int, default=0, help="noise seed")
+
+
+def cmd_synthesize(args: argparse.Namespace) -> int:
+    from glow_tts import inference
+    return inference.run(args)
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="out/demo", metavar="DIR", help="output folder")
+    parser.add_argument("-c", "--config", default=None,
+                        help="config (default: configs/tiny.json of this checkout)")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="override train.max_steps (default: the config's)")
+    parser.add_argument("--quick", action="store_true",
+                        help="short training, as GLOW_TTS_QUICK=1")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from glow_tts import demo
+    demo.launch(args)
+    return 0
+
+
 # name, one-line help, add_arguments, run
 COMMANDS = [
     ("corpus", "synthesize the embedded Korean corpus with eSpeak NG",
      add_corpus_arguments, cmd_corpus),
     ("prepare-kss", "resample, trim and split the KSS dataset into filelists",
      add_prepare_kss_arguments, cmd_prepare_kss),
+    ("init", "data-dependent initialisation: write MODEL_DIR/ddi_G.pth",
+     add_init_arguments, cmd_init),
+    ("train", "train on one or more CPUs/GPUs (mp.spawn), or under torchrun",
+     add_train_arguments, cmd_train),
+    ("synthesize", "text (or a file of lines) to WAV with a trained model (Griffin-Lim)",
+     add_synthesize_arguments, cmd_synthesize),
+    ("demo", "corpus -> DDI -> training -> synthesis of held-out sentences, on CPU",
+     add_demo_arguments, cmd_demo),
 ]
 
 
@@ -88,7 +165,17 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from glow_tts.corpus import CorpusError, KssError
     from glow_tts.hparams import ConfigError
 
-    return (CorpusError, KssError, ConfigError, FileNotFoundError)
+    errors = (CorpusError, KssError, ConfigError, FileNotFoundError)
+    if "glow_tts.train" in sys.modules or "glow_tts.inference" in sys.modules:
+        # Only when the training/synthesis commands ran (they import torch); bad data and
+        # bad text are the user's to fix too.
+        from glow_tts.audio import AudioError
+        from glow_tts.data_utils import FilelistError
+        from glow_tts.inference import SynthesisInputError
+        from glow_tts.text import UnknownSymbolError
+        from glow_tts.train import TrainingError
+        errors += (AudioError, FilelistError, SynthesisInputError, UnknownSymbolError, TrainingError)
+    return errors
 
 
 def main(argv: list[str] | None = None) -> int:

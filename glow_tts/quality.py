@@ -99,3 +99,47 @@ def duration_error(predicted_frames, real_frames) -> float:
         raise ValueError(f"need equally many predicted and real frame counts, got {pred.shape} "
                          f"and {real.shape}")
     return float(np.abs(pred - real).mean() / real.mean())
+
+
+# --- Evaluating a model on a filelist -----------------------------------------------------
+
+def real_mel(path: str, hps_data):
+    """Log-mel ``[n_mel, F]`` (numpy) of an audio file, without the training noise."""
+    import torch
+    from glow_tts.audio import MelSpectrogram, load_wav
+    mel_fn = MelSpectrogram.from_hparams(hps_data)
+    with torch.no_grad():
+        return mel_fn(load_wav(path, hps_data.sampling_rate)).numpy()
+
+
+def training_mean_mel(hps_data, filelist: str) -> np.ndarray:
+    """The mean training frame ``[n_mel]`` of the baseline (every frame of every file)."""
+    from glow_tts.data_utils import load_filepaths_and_text
+    return mean_mel([real_mel(path, hps_data) for path, _ in load_filepaths_and_text(filelist)])
+
+
+def evaluate_filelist(model, hps, filelist: str, mean_frame, noise_scale: float = 0.333,
+                      seed: int = 0) -> dict:
+    """Synthesize every sentence of ``filelist`` and compare with its recording.
+
+    Returns ``{"duration_error", "mel_ratio", "mel_error", "baseline_error", "items":
+    [{"path", "text", "real_frames", "pred_frames", "mel_error", "baseline_error",
+    "synth": result of inference.synthesize, "real_mel"}]}``.
+    """
+    from glow_tts.data_utils import load_filepaths_and_text
+    from glow_tts.inference import synthesize
+    items = []
+    for path, text in load_filepaths_and_text(filelist):
+        out = synthesize(model, hps, text, noise_scale=noise_scale, vocode=False, seed=seed)
+        real = real_mel(path, hps.data)
+        synth = out["mel"].numpy()
+        items.append({"path": path, "text": text, "real_frames": real.shape[1],
+                      "pred_frames": synth.shape[1], "mel_error": dtw_mel_error(synth, real),
+                      "baseline_error": baseline_mel_error(real, mean_frame),
+                      "synth": out, "real_mel": real})
+    model_error = float(np.mean([it["mel_error"] for it in items]))
+    baseline = float(np.mean([it["baseline_error"] for it in items]))
+    return {"duration_error": duration_error([it["pred_frames"] for it in items],
+                                             [it["real_frames"] for it in items]),
+            "mel_ratio": model_error / baseline, "mel_error": model_error,
+            "baseline_error": baseline, "items": items}

@@ -55,7 +55,7 @@ from torch.utils.data.distributed import DistributedSampler
 from glow_tts import commons, utils
 from glow_tts.checkpoint import load_checkpoint_dict, save_checkpoint
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
-from glow_tts.hparams import ConfigError, get_hparams
+from glow_tts.hparams import ConfigError, get_hparams, get_hparams_from_file
 from glow_tts.models import FlowGenerator
 from glow_tts.text.symbols import symbols
 
@@ -72,34 +72,57 @@ class TrainingError(RuntimeError):
 # Launching
 # ----------------------------------------------------------------------------------------
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m glow_tts train -c CONFIG -m MODEL_DIR [--nprocs N] [--master-port P]``."""
-    parser = argparse.ArgumentParser(prog="glow_tts train", description=__doc__.split("\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``train`` command's options (shared by ``python -m glow_tts train`` and this module)."""
     parser.add_argument("-c", "--config", default="configs/base.json", help="JSON config file")
     parser.add_argument("-m", "--model", required=True, help="run name (./logs/NAME) or directory")
     parser.add_argument("--nprocs", type=int, default=None,
                         help="processes on this machine (default: one per GPU, or 1 on CPU)")
     parser.add_argument("--master-port", type=int, default=None,
-                        help="rendezvous port (default: a free one)")
+                        help="rendezvous port for --nprocs > 1 (default: a free one)")
     parser.add_argument("--force", action="store_true",
                         help="overwrite model_dir/config.json when it differs from -c")
-    args = parser.parse_args(argv)
-    hps = get_hparams(args=["-c", args.config, "-m", args.model] + (["--force"] if args.force else []))
 
+
+def main(argv: list[str] | None = None) -> dict | None:
+    """``python -m glow_tts.train -c CONFIG -m MODEL_DIR [--nprocs N] [--master-port P]``."""
+    parser = argparse.ArgumentParser(prog="glow_tts train", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    return launch(parser.parse_args(argv))
+
+
+def launch(args: argparse.Namespace) -> dict | None:
+    """Start training as ``args`` says: under torchrun, in this process, or with mp.spawn.
+
+    Returns :func:`train_and_eval`'s result when training ran in this process (one process,
+    or under torchrun), None after ``mp.spawn``."""
+    if args.nprocs is not None and args.nprocs < 1:
+        raise ConfigError(f"--nprocs must be at least 1, got {args.nprocs}")
     if is_torchrun():
-        # torchrun started this process and set the rendezvous variables for us.
+        # torchrun started this process and set the rendezvous variables for us. Only rank 0
+        # writes (and checks) model_dir/config.json; the others just read the config file.
         rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-        train_and_eval(rank, world_size, hps)
-        return
+        if rank == 0:
+            hps = get_hparams(args=["-c", args.config, "-m", args.model] + (["--force"] if args.force else []))
+        else:
+            hps = get_hparams_from_file(args.config)
+            hps.model_dir = model_dir_of(args.model)
+        return train_and_eval(rank, world_size, hps)
+
+    hps = get_hparams(args=["-c", args.config, "-m", args.model] + (["--force"] if args.force else []))
 
     use_cuda = hps.train.use_cuda and torch.cuda.is_available()
     n_procs = args.nprocs or (torch.cuda.device_count() if use_cuda else 1)
     if use_cuda and n_procs > torch.cuda.device_count():
         raise ConfigError(f"--nprocs {n_procs} but only {torch.cuda.device_count()} GPUs are visible")
     if n_procs == 1:
-        train_and_eval(0, 1, hps)  # no process group needed, errors surface directly
-        return
+        return train_and_eval(0, 1, hps)  # no process group needed, errors surface directly
     spawn_with_free_port(train_and_eval, n_procs, (n_procs, hps), args.master_port)
+
+
+def model_dir_of(name: str) -> str:
+    """``-m NAME`` -> ``./logs/NAME``; a path with a slash is used as given (as get_hparams)."""
+    return name if os.sep in name else os.path.join("./logs", name)
 
 
 def is_torchrun() -> bool:
@@ -126,35 +149,43 @@ def find_free_port(host: str = "127.0.0.1") -> int:
 
 def spawn_with_free_port(fn, nprocs: int, args: tuple, master_port: int | None = None,
                          attempts: int = 3) -> None:
-    """``mp.spawn(fn, nprocs, args)`` with ``MASTER_ADDR``/``MASTER_PORT`` set.
+    """``mp.spawn(fn, nprocs, args)`` with ``MASTER_ADDR``/``MASTER_PORT`` set for the children.
 
-    An explicit ``master_port`` (or ``MASTER_PORT`` in the environment) must be free, or
-    this raises :class:`ConfigError`. Otherwise a free port is picked, and if the rendezvous
-    then fails because someone else bound it in between, another one is tried.
+    An explicit ``master_port`` (or ``MASTER_PORT`` already in the environment) must be
+    free, or this raises :class:`ConfigError` before starting anything. Otherwise a free
+    port is picked, and if the rendezvous then fails because another program bound it in
+    the meantime, another one is tried. If any process fails, ``mp.spawn`` ends the others
+    and raises with that process's traceback.
     """
+    saved = {k: os.environ.get(k) for k in ("MASTER_ADDR", "MASTER_PORT")}
     os.environ.setdefault("MASTER_ADDR", "localhost")
     explicit = master_port if master_port is not None else os.environ.get("MASTER_PORT")
-    if explicit is not None:
-        port = int(explicit)
-        if not 0 < port < 65536:
-            raise ConfigError(f"master port {port} is not a valid TCP port (1-65535)")
-        if not port_is_free(port):
-            raise ConfigError(f"master port {port} is already in use on this machine; pass "
-                              f"another --master-port, or leave it out to pick a free one")
-        os.environ["MASTER_PORT"] = str(port)
-        mp.spawn(fn, nprocs=nprocs, args=args, join=True)
-        return
-    for attempt in range(attempts):
-        os.environ["MASTER_PORT"] = str(find_free_port())
-        try:
+    try:
+        if explicit is not None:
+            port = int(explicit)
+            if not 0 < port < 65536:
+                raise ConfigError(f"master port {port} is not a valid TCP port (1-65535)")
+            if not port_is_free(port):
+                raise ConfigError(f"master port {port} is already in use on this machine; pass "
+                                  f"another --master-port, or leave it out to pick a free one")
+            os.environ["MASTER_PORT"] = str(port)
             mp.spawn(fn, nprocs=nprocs, args=args, join=True)
             return
-        except mp.ProcessRaisedException as e:
-            if "address already in use" in str(e).lower() and attempt + 1 < attempts:
-                continue  # lost the race for the port: pick another one
-            raise
-        finally:
-            os.environ.pop("MASTER_PORT", None)
+        for attempt in range(attempts):
+            os.environ["MASTER_PORT"] = str(find_free_port())
+            try:
+                mp.spawn(fn, nprocs=nprocs, args=args, join=True)
+                return
+            except mp.ProcessRaisedException as e:
+                if "address already in use" in str(e).lower() and attempt + 1 < attempts:
+                    continue  # lost the race for the port: pick another one
+                raise
+    finally:
+        for key, value in saved.items():  # leave the environment as we found it
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 # ----------------------------------------------------------------------------------------
@@ -223,6 +254,7 @@ class Run:
     last_saved_step: int = -1
     stop: bool = False                           # train.max_steps reached
     losses: list = dataclasses.field(default_factory=list)  # [step, l_mle, l_length] per step
+    seen: list = dataclasses.field(default_factory=list)    # dataset indices trained on, in order
     train_writer: object = None
     sampler: ResumableDistributedSampler | None = None
 
@@ -320,8 +352,9 @@ def load_newest_checkpoint(model_dir: str, logger):
 def train_and_eval(rank: int, n_gpus: int, hps) -> dict:
     """Train as process ``rank`` of ``n_gpus`` (the world size; the original's name).
 
-    Returns ``{"losses": [[step, l_mle, l_length], ...], "global_step", "epoch",
-    "generator"}`` for callers in the same process (tests, the demo).
+    Returns ``{"losses": [[step, l_mle, l_length], ...], "global_step", "epoch", "seen"
+    (dataset indices this rank trained on, in order), "generator"}`` for callers in the
+    same process (tests, the demo).
     """
     global global_step
     world_size = n_gpus
@@ -449,7 +482,7 @@ def _train_and_eval(rank, world_size, hps, device, logger, writer, writer_eval) 
         if logger:
             logger.info("stopped at train.max_steps=%d", hps.train.max_steps)
     return {"losses": run.losses, "global_step": global_step, "epoch": epoch,
-            "generator": unwrap(generator)}
+            "seen": run.seen, "generator": unwrap(generator)}
 
 
 def train(rank, epoch, hps, generator, optimizer_g, train_loader, logger, writer, run: Run):
@@ -508,6 +541,8 @@ def train(rank, epoch, hps, generator, optimizer_g, train_loader, logger, writer
         global_step += 1
         run.batches_done = batch_idx + 1
         run.losses.append([global_step, l_mle.item(), l_length.item()])
+        bs = hps.train.batch_size
+        run.seen.extend(sampler.epoch_indices[batch_idx * bs:(batch_idx + 1) * bs])
 
         if rank == 0:
             bar.update(1)

@@ -85,8 +85,9 @@ def summarize(writer, global_step: int, scalars: dict | None = None, histograms:
         writer.add_histogram(name, value, global_step)
     for name, value in (images or {}).items():
         writer.add_image(name, value, global_step, dataformats="HWC")
+    import torch
     for name, value in (audios or {}).items():
-        writer.add_audio(name, value.clamp(-1, 1) if hasattr(value, "clamp") else value,
+        writer.add_audio(name, torch.nan_to_num(value).clamp(-1, 1) if hasattr(value, "clamp") else value,
                          global_step, sample_rate=audio_sampling_rate)
 
 
