@@ -416,14 +416,48 @@ def to_original_state_dict(state_dict: dict) -> dict:
     return converted
 
 
+_G, _V = ".parametrizations.weight.original0", ".parametrizations.weight.original1"
+
+
+def _match_weight_norm_form(state_dict: dict, own: dict) -> dict:
+    """Bridge weight-normalised and folded convolutions between a state dict and a model.
+
+    After ``store_inverse()`` (ours or the original's) a WN convolution holds one plain
+    ``weight = g * v / |v|``. A folded state dict loads into a parametrized model as
+    ``v = weight, g = |weight|`` (the same weight); a ``g, v`` state dict loads into a
+    folded model as ``g * v / |v|``. Norms run over every axis but the output channels.
+    """
+    state_dict = dict(state_dict)
+    for key in own:
+        if key.endswith(_G):
+            prefix = key[: -len(_G)]
+            folded = state_dict.get(prefix + ".weight")
+            if folded is not None and key not in state_dict:
+                del state_dict[prefix + ".weight"]
+                dims = tuple(range(1, folded.dim()))
+                state_dict[prefix + _V] = folded
+                state_dict[key] = torch.linalg.vector_norm(folded, dim=dims, keepdim=True)
+        elif key.endswith(".weight") and key not in state_dict:
+            prefix = key[: -len(".weight")]
+            g, v = state_dict.get(prefix + _G), state_dict.get(prefix + _V)
+            if g is not None and v is not None:
+                del state_dict[prefix + _G], state_dict[prefix + _V]
+                state_dict[key] = torch._weight_norm(v, g, 0)
+    return state_dict
+
+
 def load_original_state_dict(model: nn.Module, state_dict: dict, strict: bool = True):
     """Load a state dict in the original's layout (or ours) into ``model``.
+
+    Also bridges weight-normalised and folded (after ``store_inverse()``) convolutions in
+    either direction, so a checkpoint saved before or after ``store_inverse`` loads into a
+    model before or after it.
 
     A shape mismatch raises ``ValueError`` naming the key and both shapes (``load_state_dict``
     alone reports them less readably). Returns ``load_state_dict``'s result (missing and
     unexpected keys, when ``strict=False``).
     """
-    converted = convert_original_state_dict(state_dict)
+    converted = _match_weight_norm_form(convert_original_state_dict(state_dict), model.state_dict())
     own = model.state_dict()
     for key, value in converted.items():
         if key in own and tuple(own[key].shape) != tuple(value.shape):

@@ -253,6 +253,7 @@ class InvConvNear(nn.Module):
         # Cached W^-1 (see store_inverse): a non-persistent buffer, so it follows .to()
         # but stays out of the state dict, like the original's plain attribute.
         self.register_buffer("weight_inv", None, persistent=False)
+        self._inverse_of_version = -1
 
         rotation = torch.linalg.qr(torch.randn(n_split, n_split)).Q
         if torch.linalg.det(rotation) < 0:
@@ -282,7 +283,7 @@ class InvConvNear(nn.Module):
             x_mask = torch.ones(b, 1, t, device=x.device, dtype=x.dtype)
 
         if reverse:
-            if self.weight_inv is not None:
+            if self.weight_inv is not None and self._inverse_of_version == self.weight._version:
                 weight = self.weight_inv
             else:
                 weight = torch.linalg.inv(self.weight.float()).to(self.weight.dtype)
@@ -301,9 +302,13 @@ class InvConvNear(nn.Module):
         return self._from_groups(z, c, t) * x_mask, logdet
 
     def store_inverse(self) -> None:
-        """Cache ``W^-1`` for repeated inference. Stale once ``weight`` changes: call it
-        after training (or after loading), not between optimizer steps."""
+        """Cache ``W^-1`` for repeated inference.
+
+        The cache remembers the weight's version counter (bumped by every in-place change:
+        optimizer steps, ``load_state_dict``), and ``reverse`` ignores a stale cache instead
+        of silently using it (the original would)."""
         self.weight_inv = torch.linalg.inv(self.weight.detach().float()).to(self.weight.dtype)
+        self._inverse_of_version = self.weight._version
 
 
 class CouplingBlock(nn.Module):

@@ -193,3 +193,14 @@ def test_flow_generator_ddi_arms_every_actnorm_and_nothing_else():
     plain = FlowGenerator(20, 16, 32, 16, 8, n_layers_enc=1, n_blocks_dec=2, n_block_layers=2, n_sqz=2)
     assert all(f.initialized for f in plain.decoder.flows if isinstance(f, ActNorm))
     assert plain.state_dict().keys() == model.state_dict().keys()
+
+
+def test_cached_inverse_is_not_used_once_the_weight_changes():
+    layer = perturb_(InvConvNear(8, n_split=4))
+    x, mask = batch(8)
+    layer.store_inverse()
+    with torch.no_grad():
+        layer.weight.copy_(perturb_(InvConvNear(8, n_split=4), seed=5).weight)  # e.g. a load
+        z, _ = layer(x, mask)
+        x_back, _ = layer(z, mask, reverse=True)
+    torch.testing.assert_close(x_back, x, atol=1e-4, rtol=0)

@@ -285,3 +285,25 @@ def test_forward_needs_a_mel_when_training():
     x, x_lengths, _, _ = make_batch()
     with pytest.raises(ValueError, match="needs the mel"):
         model(x, x_lengths, g=torch.tensor([0, 0]))
+
+
+def test_weight_norm_folded_and_unfolded_state_dicts_load_both_ways():
+    """A state dict saved after store_inverse() (plain WN weights) loads into a fresh model,
+    and a weight-normalised one loads into a model after store_inverse(): same outputs."""
+    source = perturb_(tiny_model(seed=3)).eval()
+    unfolded = to_original_state_dict(source.state_dict())  # weight_g / weight_v
+    x, x_lengths, _, _ = make_batch()
+    g = torch.tensor([0, 1])
+    with torch.no_grad():
+        expected = source(x, x_lengths, g=g, gen=True, noise_scale=0.0)[0][0]
+        source.store_inverse()
+        folded = source.state_dict()
+        assert "decoder.flows.2.wn.in_layers.0.weight" in folded
+        fresh = tiny_model(seed=5).eval()
+        load_original_state_dict(fresh, folded)
+        after_inverse = tiny_model(seed=6).eval()
+        after_inverse.store_inverse()
+        load_original_state_dict(after_inverse, unfolded)
+        for model in (fresh, after_inverse):
+            out = model(x, x_lengths, g=g, gen=True, noise_scale=0.0)[0][0]
+            torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
