@@ -1,0 +1,371 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The training loop: one step, the rank-0 bookkeeping, and the gen sample
+#
+# *Reviews:* `train.py`, `train_and_eval` (the `if rank == 0:` block with the logger,
+# `check_git_hash` and the two `SummaryWriter`s; `generator = DDP(generator)`), `train`
+# (`generator.train()`, the loop over `(x, x_lengths, y, y_lengths)`, the two losses,
+# `backward`, `clip_grad_value_`, `step`, and every `log_interval` batches
+# `generator.module(x[:1], x_lengths[:1], gen=True)` plus `utils.summarize`) and `evaluate`.
+# Ours: `glow_tts/train.py`, the same three functions.
+#
+# You will learn:
+#
+# * the four tensors a step receives and what the model returns for them;
+# * what one step does: forward, `mle_loss + duration_loss`, backward, clip, update;
+# * which work only rank 0 does, and what lands on disk: `train.log`, `githash`, and two
+#   TensorBoard logs, read back here with TensorBoard's own reader;
+# * what `.module` is on a `DistributedDataParallel` model, and what `gen=True` returns;
+# * when the generated sample really runs, counted in a real run.
+#
+# Everything below drives the real `glow_tts.train.train_and_eval(rank, n_gpus, hps)` on a
+# small slice of the embedded Korean corpus, with a micro version of `configs/tiny.json`
+# (a few seconds on a CPU).
+#
+# covers: T20, T28, T29
+
+# %%
+import inspect
+import os
+import tempfile
+
+import torch
+import torch.distributed as dist
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+import glow_tts.train
+from glow_tts import commons
+from glow_tts.corpus import build_corpus
+from glow_tts.data_utils import TextMelLoader
+from glow_tts.hparams import get_hparams_from_file
+from glow_tts.models import FlowGenerator
+from glow_tts.text.symbols import symbols
+from glow_tts.train import build_train_loader, train_and_eval, unwrap
+
+torch.set_num_threads(1)
+
+# %% [markdown]
+# ## A micro run
+#
+# Forty sentences (36 for training), batches of 4: 9 batches per epoch. The model keeps
+# every part of the tiny config but with fewer and narrower layers. `log_interval = 3` and
+# `max_steps = 12` make the run stop three batches into the second epoch.
+
+# %%
+work = tempfile.mkdtemp(prefix="glow_tts_12_")
+corpus = build_corpus(os.path.join(work, "corpus"), limit=40, progress=False)
+
+hps = get_hparams_from_file("../configs/tiny.json")
+hps.data.training_files = corpus.filelists["train"]
+hps.data.validation_files = corpus.filelists["val"]
+for key, value in {"hidden_channels": 32, "hidden_channels_enc": 32, "hidden_channels_dec": 32,
+                   "filter_channels": 64, "filter_channels_dp": 32, "n_layers_enc": 1,
+                   "n_blocks_dec": 2, "n_block_layers": 2}.items():
+    hps.model[key] = value
+hps.train.batch_size = 4
+hps.train.log_interval = 3
+hps.train.max_steps = 12
+hps.train.checkpoint_interval = 1000
+hps.train.ddi = False
+hps.train.use_cuda = False
+hps.model_dir = os.path.join(work, "run")
+os.makedirs(hps.model_dir)
+
+# %% [markdown]
+# ## What one step receives
+#
+# `train` loops `for batch_idx, (x, x_lengths, y, y_lengths) in enumerate(train_loader)`.
+# With the loader `train_and_eval` builds (`build_train_loader`: a `DistributedSampler`
+# shard, `drop_last=True`, `TextMelCollate`), one batch is:
+#
+# | name | shape | dtype |
+# |---|---|---|
+# | `x` | `[B, T_x]` | int64 token ids, zero-padded |
+# | `x_lengths` | `[B]` | int64, descending |
+# | `y` | `[B, 80, T_y]` | float32 log-mel, zero-padded |
+# | `y_lengths` | `[B]` | int64, in the rows' (text) order |
+#
+# Walkthrough 05 takes this batch apart, including the notes' two slips about it: `y` is a
+# float **tensor**, not a NumPy array (§1.2.4.3), and `y_lengths` follows the **text**
+# order rather than being sorted (same section). Here we only check the four on a batch
+# from the real training loader.
+
+# %%
+dataset = TextMelLoader(hps.data.training_files, hps.data)
+sampler, train_loader = build_train_loader(hps, dataset, rank=0, world_size=1)
+sampler.set_epoch(1)
+x, x_lengths, y, y_lengths = next(iter(train_loader))
+B = hps.train.batch_size
+print(tuple(x.shape), x.dtype, tuple(x_lengths.shape), tuple(y.shape), y.dtype, tuple(y_lengths.shape))
+
+# %%
+assert len(train_loader) == len(dataset) // B == 9
+assert x.shape == (B, int(x_lengths.max())) and x.dtype == torch.int64
+assert x_lengths.shape == (B,) and torch.all(x_lengths[:-1] >= x_lengths[1:])
+assert y.shape == (B, hps.data.n_mel_channels, int(y_lengths.max())) and y.dtype == torch.float32
+assert isinstance(y, torch.Tensor) and y_lengths.dtype == torch.int64
+
+# %% [markdown]
+# ## One step, by hand
+#
+# The body of `train` for one batch, with a fresh model:
+#
+# 1. `generator(x, x_lengths, y, y_lengths, gen=False)` runs the mel *forward* through the
+#    flow to `z`, finds the alignment with MAS and returns the nested tuple
+#    `((z, z_m, z_logs, logdet, z_mask), (x_m, x_logs, x_mask), (attn, logw, logw_))`;
+# 2. `l_mle = commons.mle_loss(z, z_m, z_logs, logdet, z_mask)`: the negative
+#    log-likelihood of the mel per frame and channel, and
+#    `l_length = commons.duration_loss(logw, logw_, x_lengths)`: the squared error of the
+#    predicted log-durations (walkthrough 07);
+# 3. `loss_g = l_mle + l_length`, `backward()`, `commons.clip_grad_value_(params, 5)`
+#    (clips every gradient element to $[-5, 5]$ and returns the gradient norm before
+#    clipping), `optimizer_g.step()`.
+#
+# The flow folds pairs of frames (`n_sqz = 2`), so `z` has $T_y$ rounded down to an even
+# number of frames.
+
+# %%
+torch.manual_seed(hps.train.seed)
+generator = FlowGenerator(len(symbols) + hps.data.add_blank, out_channels=80, **hps.model)
+optimizer_g = commons.Adam(generator.parameters(), scheduler=hps.train.scheduler,
+                           dim_model=hps.model.hidden_channels, warmup_steps=hps.train.warmup_steps,
+                           lr=hps.train.learning_rate, betas=hps.train.betas, eps=hps.train.eps)
+generator.train()
+optimizer_g.zero_grad()
+(z, z_m, z_logs, logdet, z_mask), (x_m, x_logs, x_mask), (attn, logw, logw_) = \
+    generator(x, x_lengths, y, y_lengths, gen=False)
+l_mle = commons.mle_loss(z, z_m, z_logs, logdet, z_mask)
+l_length = commons.duration_loss(logw, logw_, x_lengths)
+loss_g = l_mle + l_length
+loss_g.backward()
+grad_norm = commons.clip_grad_value_(generator.parameters(), hps.train.grad_clip)
+optimizer_g.step()
+T_y = y.shape[2] // 2 * 2
+print(f"z {tuple(z.shape)}  attn {tuple(attn.shape)}  logw {tuple(logw.shape)}  "
+      f"l_mle {l_mle.item():.3f}  l_length {l_length.item():.3f}  grad_norm {grad_norm:.2f}")
+
+# %%
+assert z.shape == z_m.shape == (B, 80, T_y) and z_mask.shape == (B, 1, T_y)   # [b, c, t_y']
+assert logdet.shape == (B,) and x_m.shape == (B, 80, x.shape[1])              # [b], [b, c, t_x]
+assert attn.shape == (B, 1, x.shape[1], T_y) and logw.shape == logw_.shape == (B, 1, x.shape[1])
+assert torch.equal(attn.sum(dim=(2, 3)).squeeze(1), (y_lengths // 2 * 2).float())  # every frame used once
+assert all(p.grad is None or p.grad.abs().max() <= hps.train.grad_clip for p in generator.parameters())
+assert torch.isfinite(loss_g) and optimizer_g.step_num == 2
+
+# %% [markdown]
+# ## The real run, instrumented
+#
+# To see *how* the loop calls the model, we wrap `FlowGenerator.forward` for the duration
+# of the run: the wrapper notes, for every call, whether it generates (`gen`), the
+# module's `training` flag, and whether autograd and inference mode are on, then calls
+# the real method. (`train_and_eval` builds its model inside; patching the class reaches
+# it.) The run is `train_and_eval(0, 1, hps)`: rank 0 of a world of one, as `main` calls
+# it on a one-CPU, one-process run.
+
+# %%
+calls = []
+real_forward = FlowGenerator.forward
+
+
+def watched_forward(self, x, x_lengths, *args, gen=False, **kwargs):
+    calls.append({"gen": gen, "training": self.training, "grad": torch.is_grad_enabled(),
+                  "inference_mode": torch.is_inference_mode_enabled(), "batch": x.shape[0],
+                  "step": glow_tts.train.global_step})
+    return real_forward(self, x, x_lengths, *args, gen=gen, **kwargs)
+
+
+FlowGenerator.forward = watched_forward
+try:
+    result = train_and_eval(0, 1, hps)
+finally:
+    FlowGenerator.forward = real_forward
+print("steps:", result["global_step"], "| epochs:", result["epoch"],
+      "| forward calls:", len(calls), "| files:", sorted(os.listdir(hps.model_dir)))
+
+# %% [markdown]
+# `train_and_eval` returns what it did: the losses of every step, the global step and the
+# trained model (a convenience of ours, for tests and the demo). Twelve steps:
+
+# %%
+steps, mle_losses, duration_losses = zip(*result["losses"])
+print([f"{m:.2f}" for m in mle_losses])
+assert list(steps) == list(range(1, 13)) and result["global_step"] == 12 and result["epoch"] == 2
+assert all(torch.isfinite(torch.tensor(v)) for v in mle_losses + duration_losses)
+
+# %% [markdown]
+# ## `train()` and `eval()`
+#
+# `train` calls `generator.train()` before its loop; `evaluate` calls
+# `generator.eval()` and runs under `torch.no_grad()`. The forward calls confirm it:
+# training steps run in train mode with autograd on; evaluation runs in eval mode with
+# autograd off. Both are the plain `nn.Module` switches (walkthrough 06 shows what they
+# change: dropout).
+
+# %%
+train_calls = [c for c in calls if not c["gen"] and c["training"]]
+eval_calls = [c for c in calls if not c["gen"] and not c["training"]]
+sample_calls = [c for c in calls if c["gen"]]
+assert len(train_calls) == 12 and all(c["grad"] for c in train_calls)
+assert eval_calls and not any(c["grad"] for c in eval_calls)
+assert len(calls) == len(train_calls) + len(eval_calls) + len(sample_calls)
+
+# %% [markdown]
+# ## When the gen sample runs
+#
+# > **The notes say** (§2.2.2) that the line
+# > `(y_gen, *_), *_ = generator.module(x[:1], x_lengths[:1], gen=True)` runs when
+# > `batch_idx` is 0. **In fact** the original runs it under
+# > `if batch_idx % hps.train.log_interval == 0`: every `log_interval` batches (20 in the
+# > shipped config), so batches 0, 20, 40, … of every epoch; with the notes' 750 batches
+# > per epoch that is 38 samples per epoch, not one. Ours counts the same way over the
+# > whole run, `(global_step - 1) % log_interval == 0`, which is the same rule in the
+# > first epoch and does not restart every epoch. And ours runs the sample in
+# > **eval mode under `torch.inference_mode()`**, where the original generated in train
+# > mode (dropout on) with autograd recording.
+#
+# With `log_interval = 3` and 12 steps: steps 1, 4, 7, 10, i.e. batches 0, 3, 6 of
+# epoch 1 and batch 0 of epoch 2.
+
+# %%
+print("sample calls at steps:", [c["step"] for c in sample_calls])
+assert [c["step"] for c in sample_calls] == [1, 4, 7, 10]          # global_step, counted from 1
+assert len(sample_calls) == len(range(0, 12, hps.train.log_interval)) > 1
+assert all(c["batch"] == 1 for c in sample_calls)                 # x[:1]: the first utterance only
+assert all(not c["training"] and c["inference_mode"] for c in sample_calls)
+assert -(-750 // 20) == len(range(0, 750, 20)) == 38                # the notes' epoch, every 20 batches
+
+# %% [markdown]
+# ## Rank 0's bookkeeping
+#
+# Only rank 0 logs. In `train_and_eval`, under `if rank == 0:`, it makes
+#
+# * `logger = utils.get_logger(hps.model_dir)`, which writes `train.log` in the run folder
+#   (and the console), then logs the whole config with `logger.info(hps)`;
+# * `utils.check_git_hash(hps.model_dir)`, which runs `git rev-parse HEAD` in a
+#   subprocess and writes the commit to `githash` (warning when it changed since);
+# * two `SummaryWriter`s: `writer` for training in `model_dir` and `writer_eval` for
+#   validation in `model_dir/eval`. Two folders make two *runs* in TensorBoard, so the
+#   training and validation curves of the same tag (`loss/g/total`) are drawn on one chart.
+#
+# Other ranks pass `None` for the logger and writers; `evaluate` returns at once unless
+# `rank == 0`. In the source:
+
+# %%
+source = inspect.getsource(glow_tts.train.train_and_eval)
+rank0_block = source[source.index("if rank == 0:"):source.index("if world_size > 1:")]
+print(rank0_block)
+assert all(name in rank0_block for name in ("get_logger", "check_git_hash", "SummaryWriter(log_dir=hps.model_dir)",
+                                            'os.path.join(hps.model_dir, "eval")'))
+assert inspect.getsource(glow_tts.train.evaluate).count("if rank != 0:") == 1
+
+# %% [markdown]
+# What the run left on disk: the log, the commit, the checkpoint, and one TensorBoard
+# event file in each of the two folders.
+
+# %%
+with open(os.path.join(hps.model_dir, "train.log"), encoding="utf-8") as f:
+    log = f.read()
+event_files = {folder: [n for n in os.listdir(folder) if n.startswith("events.out.tfevents")]
+               for folder in (hps.model_dir, os.path.join(hps.model_dir, "eval"))}
+print(log.splitlines()[0][:100], "…")
+print(event_files)
+
+# %%
+assert '"batch_size": 4' in log and "Train Epoch: 1 [0/36 (0%)]" in log   # logger.info(hps), then the loop
+assert os.path.isfile(os.path.join(hps.model_dir, "githash"))
+assert all(len(names) == 1 for names in event_files.values())
+assert os.path.isfile(os.path.join(hps.model_dir, "G_12.pth"))
+
+# %% [markdown]
+# TensorBoard's `EventAccumulator` reads the event files as TensorBoard does. The training
+# run holds the original's scalar names, `loss/g/total`, `learning_rate`, `grad_norm`,
+# `loss/g/0` (MLE) and `loss/g/1` (duration), plus two readable aliases of ours
+# (`loss/g/mle`, `loss/g/dur`); the images `y_org`, `y_gen` and `attn`; and the sample's
+# audio (Griffin-Lim). All at the sample steps. The eval run has the loss scalars once per
+# evaluation: at the end of epoch 1 (step 9) and when the run stops (step 12).
+
+# %%
+train_events = EventAccumulator(hps.model_dir).Reload()
+eval_events = EventAccumulator(os.path.join(hps.model_dir, "eval")).Reload()
+tags = train_events.Tags()
+print("train scalars:", tags["scalars"], "| images:", tags["images"], "| audio:", tags["audio"])
+print("eval scalars:", eval_events.Tags()["scalars"])
+
+# %%
+original_scalars = {"loss/g/total", "learning_rate", "grad_norm", "loss/g/0", "loss/g/1"}
+assert original_scalars <= set(tags["scalars"])
+assert set(tags["images"]) == {"y_org", "y_gen", "attn"} and tags["audio"] == ["gen/audio"]
+assert [e.step for e in train_events.Scalars("loss/g/total")] == [1, 4, 7, 10]
+assert [e.step for e in train_events.Images("y_gen")] == [1, 4, 7, 10]     # one image per sample call
+assert {"loss/g/total", "loss/g/0", "loss/g/1"} <= set(eval_events.Tags()["scalars"])
+assert [e.step for e in eval_events.Scalars("loss/g/total")] == [9, 12]
+logged = {e.step: e.value for e in train_events.Scalars("loss/g/0")}
+assert abs(logged[4] - mle_losses[3]) < 1e-5                               # the step's own loss
+
+# %% [markdown]
+# ## `generator.module`: the model inside DDP
+#
+# With several processes the original wraps the model: `generator = DDP(generator)`.
+# `DistributedDataParallel` is itself an `nn.Module` whose forward calls the wrapped
+# model's forward (and, during backward, all-reduces the gradients across ranks). The
+# wrapped model is its attribute `.module`. The sample is taken with
+# `generator.module(...)`: a plain forward of the inner model, outside DDP's gradient
+# synchronisation, on rank 0 only (a DDP forward on one rank alone would leave the others
+# waiting for it). Ours writes `unwrap(generator)`, which also accepts a bare model, since
+# a one-process run has no DDP.
+#
+# A real DDP needs a process group. One process with gloo and a `file://` rendezvous is
+# enough to build one here.
+
+# %%
+model = result["generator"]
+dist.init_process_group("gloo", init_method="file://" + os.path.join(work, "rendezvous"),
+                        world_size=1, rank=0)
+try:
+    wrapped = DDP(model)
+    inner_keys = list(model.state_dict())
+    wrapped_keys = list(wrapped.state_dict())
+    has_store_inverse = hasattr(wrapped, "store_inverse")
+finally:
+    dist.destroy_process_group()
+print(type(wrapped).__name__, "->", type(wrapped.module).__name__, "|", wrapped_keys[0])
+
+# %%
+assert isinstance(wrapped, torch.nn.Module) and wrapped.module is model
+assert unwrap(wrapped) is model and unwrap(model) is model
+assert wrapped_keys == ["module." + k for k in inner_keys]   # why checkpoints save the inner model
+assert not has_store_inverse and hasattr(model, "store_inverse")   # DDP does not forward methods
+assert not dist.is_initialized()
+
+# %% [markdown]
+# ## What `gen=True` returns
+#
+# The same nested tuple as training, with the generated mel in the first slot:
+# `((y_gen, z_m, z_logs, logdet, z_mask), (x_m, x_logs, x_mask), (attn, logw, logw_))`.
+# `logdet` is `None` (the flow ran backwards; no likelihood is computed), and `attn` is the
+# path built from the *predicted* durations rather than from MAS. The original's
+# `(y_gen, *_), *_ = ...` keeps only `y_gen`: `[1, 80, T]`, with $T$ the sum of the
+# rounded-up predicted durations (walkthrough 13).
+
+# %%
+model.eval()
+with torch.inference_mode():
+    (y_gen, z_m, z_logs, logdet, z_mask), (x_m, x_logs, x_mask), (attn, logw, logw_) = \
+        model(x[:1], x_lengths[:1], gen=True, noise_scale=0.667)
+frames = int(torch.ceil(torch.exp(logw) * x_mask).sum())
+print(tuple(y_gen.shape), logdet, tuple(attn.shape), frames)
+
+# %%
+assert y_gen.shape == (1, 80, y_gen.shape[2]) and logdet is None
+assert int(z_mask.sum()) == int(attn.sum()) == y_gen.shape[2] == frames // 2 * 2   # trimmed to whole squeeze pairs
+assert attn.shape == (1, 1, int(x_lengths[0]), y_gen.shape[2])
