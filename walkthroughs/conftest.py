@@ -19,11 +19,13 @@ exactly once.
 
 from __future__ import annotations
 
+import builtins
 import linecache
 import os
 import re
 import sys
 import traceback
+import types
 from pathlib import Path
 
 import pytest
@@ -77,15 +79,28 @@ class WalkthroughItem(pytest.Item):
         os.environ["MPLBACKEND"] = "Agg"
         os.chdir(self.path.parent)
         sys.argv = [str(self.path)]
+        saved_main = sys.modules["__main__"]
+        torch = sys.modules.get("torch")
+        saved_threads = torch.get_num_threads() if torch is not None else None
         try:
-            # Not runpy.run_path(run_name="__main__"): that swaps sys.modules["__main__"] for
-            # the walkthrough, and a child started by mp.spawn would then re-run the whole
-            # walkthrough as its main module. Executing the code in a fresh namespace keeps
-            # pytest's own (guarded) __main__, and, like a notebook kernel, defines no __file__.
+            # Not runpy.run_path(run_name="__main__"): that gives __main__ the walkthrough's
+            # __file__, and a child started by mp.spawn would then re-run the whole
+            # walkthrough as its main module. Like a notebook kernel, run the code in a
+            # fresh module registered as __main__ that has no __file__ (and no __spec__), so
+            # spawn children import nothing from it, and a walkthrough using __file__ fails
+            # here as it would in Jupyter.
             code = compile(self.path.read_text(encoding="utf-8"), str(self.path), "exec")
-            exec(code, {"__name__": "__main__", "__builtins__": __builtins__})
+            main = types.ModuleType("__main__")
+            main.__dict__["__builtins__"] = builtins
+            sys.modules["__main__"] = main
+            exec(code, main.__dict__)
         finally:
+            sys.modules["__main__"] = saved_main
             plt.close("all")
+            # One walkthrough's torch.set_num_threads must not carry over to the next.
+            torch = sys.modules.get("torch")
+            if torch is not None and saved_threads is not None:
+                torch.set_num_threads(saved_threads)
             sys.argv = saved_argv
             os.chdir(saved_cwd)
             for key, value in saved_env.items():
