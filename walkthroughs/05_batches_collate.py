@@ -138,10 +138,12 @@ assert y.shape[1] == hps.data.n_mel_channels == 80
 
 # %% [markdown]
 # > **The notes say** (§1.2.4.3, item `y.length`) that `y_lengths` holds the frame counts
-# > *sorted*. **In fact** `y_lengths` is in the order of the *text* lengths: row $i$ of
-# > `y` belongs to row $i$ of `x`, so `y_lengths[i]` is the frame count of the sentence in
-# > row $i$, whatever its size. A longer text usually means a longer mel, but not always:
-# > speaking rate and pauses differ. A batch where this happens makes `y_lengths` unsorted.
+# > *sorted*, and (§1.2.4.2) that the collate sorts by the longest text *and* mel.
+# > **In fact** only the text length is sorted on, and `y_lengths` follows that order:
+# > row $i$ of `y` belongs to row $i$ of `x`, so `y_lengths[i]` is the frame count of the
+# > sentence in row $i$, whatever its size. A longer text usually means a longer mel, but
+# > not always: speaking rate and pauses differ. A batch where this happens makes
+# > `y_lengths` unsorted.
 #
 # We look through the corpus for two sentences where the one with more tokens has *fewer*
 # frames, and collate them.
