@@ -41,12 +41,29 @@ def test_walkthrough_executes_as_notebook(path: Path, monkeypatch):
     client = nbclient.NotebookClient(
         notebook, timeout=300, kernel_name="python3",
         resources={"metadata": {"path": str(WALKTHROUGHS)}})
+    failure = None
     try:
         client.execute()
     except CellExecutionError as err:
-        # The message holds the failing cell's source and the kernel's traceback.
-        pytest.fail(f"{path.name} failed as a notebook ({sys.executable} kernel):\n{err}",
-                    pytrace=False)
-    errors = [out for cell in notebook.cells if cell.cell_type == "code"
-              for out in cell.get("outputs", []) if out.get("output_type") == "error"]
-    assert not errors, f"{path.name}: error outputs in the executed notebook: {errors[0]}"
+        failure = err
+    if failure is not None:
+        pytest.fail(describe_failure(path, notebook, failure), pytrace=False)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def describe_failure(path: Path, notebook, failure: Exception) -> str:
+    """``walkthroughs/NN_x.py:LINE`` of the failing cell, its error, and the kernel's report."""
+    text = path.read_text(encoding="utf-8")
+    where = path.name
+    for cell in notebook.cells:
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if cell.cell_type != "code" or not errors:
+            continue
+        offset = text.find(cell.source) if cell.source else -1
+        line = text.count("\n", 0, offset) + 1 if offset >= 0 else "?"
+        where = f"walkthroughs/{path.name}:{line} (the cell starting there): {errors[0]['ename']}: {errors[0]['evalue']}"
+        break
+    return (f"{where}\n{path.name} failed as a notebook ({sys.executable} kernel):\n"
+            + ANSI.sub("", str(failure)))
