@@ -133,9 +133,9 @@ assert sequence_to_text(ids) == cleaned
 # %% [markdown]
 # A character that is still outside the alphabet after cleaning (here Chinese characters,
 # which Korean text sometimes contains) is an error that says which character, where, and
-# in which input. The original raised a bare `KeyError` from a dictionary lookup, or with
-# some cleaners dropped the character silently, which is worse: the model would then be
-# trained on audio that says more than its text.
+# in which input. The original (`text/__init__.py`, `_symbols_to_sequence` with
+# `_should_keep_symbol`) silently skipped every character it had no id for, so the model
+# was trained on audio that says more than its text, and nobody was told.
 
 # %%
 try:
