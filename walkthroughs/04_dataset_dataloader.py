@@ -309,9 +309,9 @@ assert torch.utils.data.get_worker_info() is None  # this cell runs in the main 
 # %% [markdown]
 # **Worker seeding.** Each worker gets its own seed, `base_seed + worker_id`, where the
 # loader draws `base_seed` from the main process's generator at the start of each epoch.
-# PyTorch seeds `torch`, Python's `random` and NumPy with it in every worker. That matters
-# here: `add_noise` draws `torch.rand_like` noise inside `__getitem__`, and two workers
-# with the same seed would add identical noise.
+# PyTorch seeds `torch` and Python's `random` with it in every worker, and NumPy with a
+# value derived from it. That matters here: `add_noise` draws `torch.rand_like` noise
+# inside `__getitem__`, and two workers with the same seed would add identical noise.
 
 # %%
 seeds = {s["worker"]: s["seed"] for s in multi}
