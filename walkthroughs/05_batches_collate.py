@@ -237,10 +237,11 @@ assert batch_idx + 1 == len(loader) == len(dataset) // B
 # `x.cuda(rank, non_blocking=True)` can start the transfer and return at once, so the copy
 # overlaps with the GPU's work.
 #
-# Workers return CPU tensors, never CUDA tensors: a forked worker cannot use CUDA
-# (the CUDA runtime does not survive `fork`), and sharing CUDA tensors between processes
-# has many pitfalls (PyTorch's "CUDA in multiprocessing" notes). Pinning in the main
-# process gives the fast transfer without them.
+# Workers return CPU tensors, never CUDA tensors: a worker forked from a process that has
+# already initialised CUDA cannot use CUDA at all ("Cannot re-initialize CUDA in forked
+# subprocess"), and sharing CUDA tensors between processes has many pitfalls (PyTorch's
+# "CUDA in multiprocessing" notes). Pinning in the main process gives the fast transfer
+# without them.
 #
 # This machine has no GPU. Pinning then has nothing to pin *for*: PyTorch warns and
 # returns ordinary tensors. (Under `python -W error`, the warning is an error.) The
