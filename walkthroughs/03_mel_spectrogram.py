@@ -27,7 +27,6 @@
 
 # %%
 import math
-import os
 
 import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
 import matplotlib.pyplot as plt
@@ -37,7 +36,6 @@ from glow_tts.audio import MelSpectrogram
 from glow_tts.hparams import get_hparams_from_file
 
 torch.set_num_threads(1)
-QUICK = os.environ.get("GLOW_TTS_QUICK") == "1"
 
 # %% [markdown]
 # ## The numbers of the config
