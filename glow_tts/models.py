@@ -271,6 +271,10 @@ class FlowGenerator(nn.Module):
         * ``attn`` [b, 1, t_x, t_y'] hard alignment; ``logw`` [b, 1, t_x] predicted and
           ``logw_`` [b, 1, t_x] aligned log-durations (``log(1e-8 + frames)``).
         """
+        if (g is not None) != (self.n_speakers > 1):
+            raise ValueError(
+                f"this model has n_speakers={self.n_speakers}: pass speaker ids g ([b] ints) "
+                "exactly when n_speakers > 1" + ("" if g is None else " (got g, but no speaker embedding)"))
         if g is not None:
             g = F.normalize(self.emb_g(g)).unsqueeze(-1)  # [b, gin_channels, 1], unit length
         x_m, x_logs, logw, x_mask = self.encoder(x, x_lengths, g=g)

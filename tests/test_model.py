@@ -287,6 +287,16 @@ def test_forward_needs_a_mel_when_training():
         model(x, x_lengths, g=torch.tensor([0, 0]))
 
 
+def test_speaker_ids_are_required_exactly_for_multi_speaker_models():
+    x, x_lengths, y, y_lengths = make_batch()
+    with pytest.raises(ValueError, match="n_speakers=3: pass speaker ids"):
+        tiny_model()(x, x_lengths, y, y_lengths)
+    single = tiny_model(n_speakers=0, gin_channels=0)
+    with pytest.raises(ValueError, match="n_speakers=0.*got g"):
+        single(x, x_lengths, y, y_lengths, g=torch.tensor([0, 1]))
+    single(x, x_lengths, y, y_lengths)  # and without g it runs
+
+
 def test_weight_norm_folded_and_unfolded_state_dicts_load_both_ways():
     """A state dict saved after store_inverse() (plain WN weights) loads into a fresh model,
     and a weight-normalised one loads into a model after store_inverse(): same outputs."""
