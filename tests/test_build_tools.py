@@ -132,7 +132,7 @@ def test_topic_links_resolve_and_unknown_topics_fail(tmp_path):
     index = mdbook_topics.topic_index(walkthroughs)
     out = mdbook_topics.resolve_topic_links("See [](topic:T18) and [this](topic:T17).",
                                             "changes.md", index)
-    assert out == "See [02 · Beta](walkthroughs/02_b.md) and [this](walkthroughs/01_a.md)."
+    assert out == "See [Beta](walkthroughs/02_b.md) and [this](walkthroughs/01_a.md)."
     nested = mdbook_topics.resolve_topic_links("[x](topic:T01)", "part/page.md", index)
     assert nested == "[x](../walkthroughs/01_a.md)"
     with pytest.raises(mdbook_topics.TopicLinkError, match="T05"):
@@ -267,3 +267,14 @@ def test_site_link_checker_reports_missing_targets(tmp_path):
     (tmp_path / "a.html").write_text('<a href="b.html#here">b</a><img src="https://x.org/y.png">')
     with pytest.raises(build_book.BuildError, match="another host"):
         build_book.check_site_links(tmp_path)
+
+
+def test_executed_notebook_returns_figures_cwd_and_quick_flag(tmp_path):
+    nb = new_notebook(cells=[
+        new_code_cell("import os\nprint(os.getcwd(), os.environ['GLOW_TTS_QUICK'])"),
+        new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()"),
+    ])
+    render.execute_notebook(nb, tmp_path, "walkthroughs/98_fig.py", timeout=120, quick=True)
+    assert nb.cells[0].outputs[0]["text"].split() == [str(tmp_path), "1"]
+    figures = [o for o in nb.cells[1].outputs if "image/png" in o.get("data", {})]
+    assert len(figures) == 1  # the figure comes back as a PNG, not lost to a plain Agg backend

@@ -276,13 +276,13 @@ def write_notebooks(dest: Path, walkthroughs: list[Walkthrough], quick: bool) ->
 # ---------------------------------------------------------------------------------------
 
 def build(dest: Path = DEFAULT_DEST, quick: bool = False, timeout: int = 900,
-          notebooks_only: bool = False) -> None:
+          notebooks_only: bool = False, jobs: int | None = None) -> None:
     started = time.monotonic()
     dest = dest.resolve()
     if notebooks_only:
         write_notebooks(dest, find_walkthroughs(), quick)
         return
-    walkthroughs = render.render_all(quick=quick, timeout=timeout, log=log)
+    walkthroughs = render.render_all(quick=quick, timeout=timeout, jobs=jobs, log=log)
     update_summary(walkthroughs)
     copy_font()
     draw_figures()
@@ -305,10 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", default=render.quick_from_env(),
                         help="GLOW_TTS_QUICK=1 for the walkthroughs (default: from the env)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    parser.add_argument("--jobs", type=int, default=render.default_jobs(),
+                        help="walkthroughs executed at the same time")
     args = parser.parse_args(argv)
     try:
         build(args.dest, quick=args.quick, timeout=args.timeout,
-              notebooks_only=args.notebooks_only)
+              notebooks_only=args.notebooks_only, jobs=args.jobs)
     except (BuildError, render.WalkthroughFailed) as err:
         print(f"ERROR book build failed: {err}", file=sys.stderr)
         return 1

@@ -37,22 +37,34 @@ def topic_index(walkthroughs: list[Walkthrough]) -> dict[str, Walkthrough]:
     return index
 
 
-def resolve_topic_links(content: str, chapter_path: str, index: dict[str, Walkthrough]) -> str:
-    """Rewrite the topic links of one chapter (chapter_path is relative to chapters/)."""
+def resolve_topic_links(content: str, chapter_path: str, index: dict[str, Walkthrough],
+                        allow_missing: bool = False) -> str:
+    """Rewrite the topic links of one chapter (chapter_path is relative to chapters/).
+
+    A topic no walkthrough covers raises TopicLinkError listing every such topic of the
+    chapter; with allow_missing (only for drafting, GLOW_TTS_ALLOW_MISSING_TOPICS=1) the
+    link becomes plain text "(topic Tnn: no walkthrough yet)" instead.
+    """
     base = posixpath.dirname(chapter_path)
+    missing: list[str] = []
 
     def replace(match: re.Match) -> str:
         text, topic = match.group(1), match.group(2)
         walkthrough = index.get(topic)
         if walkthrough is None:
-            raise TopicLinkError(
-                f"{chapter_path}: link to topic {topic}, but no walkthrough's `covers:` line "
-                f"lists {topic} (walkthroughs/NN_slug.py); fix the link or the walkthrough")
+            missing.append(topic)
+            return f"{text} (topic {topic}: no walkthrough yet)".strip()
         target = posixpath.relpath(walkthrough.page, base or ".")
-        label = text or f"{walkthrough.number} · {walkthrough.title}"
+        label = text or walkthrough.title
         return f"[{label}]({target})"
 
-    return TOPIC_LINK.sub(replace, content)
+    result = TOPIC_LINK.sub(replace, content)
+    if missing and not allow_missing:
+        topics = ", ".join(sorted(set(missing), key=lambda t: int(t[1:])))
+        raise TopicLinkError(
+            f"{chapter_path}: links to topic(s) {topics}, but no walkthrough's `covers:` line "
+            f"lists them (walkthroughs/NN_slug.py); fix the links or the walkthroughs")
+    return result
 
 
 def main(argv: list[str]) -> int:
@@ -62,19 +74,25 @@ def main(argv: list[str]) -> int:
     directory = Path(os.environ.get("GLOW_TTS_WALKTHROUGHS_DIR")
                      or Path(context["root"]) / "walkthroughs")
     index = topic_index(find_walkthroughs(directory))
+    allow_missing = os.environ.get("GLOW_TTS_ALLOW_MISSING_TOPICS") == "1"
+    errors: list[str] = []
 
     def walk(items: list) -> None:
         for item in items:
             if isinstance(item, dict) and "Chapter" in item:
                 chapter = item["Chapter"]
                 path = chapter.get("path") or ""
-                chapter["content"] = resolve_topic_links(chapter["content"], path, index)
+                try:
+                    chapter["content"] = resolve_topic_links(chapter["content"], path, index,
+                                                             allow_missing)
+                except TopicLinkError as err:
+                    errors.append(str(err))
                 walk(chapter.get("sub_items", []))
 
-    try:
-        walk(book["items"])
-    except TopicLinkError as err:
-        print(f"ERROR topics preprocessor: {err}", file=sys.stderr)
+    walk(book["items"])
+    if errors:
+        for error in errors:
+            print(f"ERROR topics preprocessor: {error}", file=sys.stderr)
         return 1
     json.dump(book, sys.stdout)
     return 0

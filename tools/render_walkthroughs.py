@@ -2,7 +2,8 @@
 
 For each walkthrough (in file-name order):
   1. read the jupytext percent file and execute it with nbclient, on a Jupyter kernel that
-     runs *this* interpreter (the project's .venv), with cwd walkthroughs/, MPLBACKEND=Agg
+     runs *this* interpreter (the project's .venv), with cwd walkthroughs/, matplotlib's
+     inline backend (Agg underneath, figures sent as PNG outputs)
      and GLOW_TTS_QUICK passed through;
   2. write chapters/walkthroughs/NN_slug.md: Markdown cells as they are, code cells as
      ```python blocks, text outputs in an output box (ANSI colours stripped, long outputs
@@ -342,7 +343,9 @@ def execute_notebook(nb, workdir: Path, label: str, timeout: int, quick: bool):
         env_updates = {
             "JUPYTER_PATH": ensure_kernelspec(Path(jupyter_dir)),
             "JUPYTER_PLATFORM_DIRS": "1",
-            "MPLBACKEND": "Agg",
+            # Figures must come back as image/png outputs: the inline backend (Agg
+            # underneath, no display needed) sends every figure shown to the notebook.
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             "GLOW_TTS_QUICK": "1" if quick else "0",
             "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", ""),
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",
@@ -478,8 +481,24 @@ def sync_pages(walkthroughs: list[Walkthrough], quick: bool, out_dir: Path = OUT
             shutil.copytree(media, out_dir / "img" / walkthrough.slug)
 
 
+def _render_in_child(walkthrough: Walkthrough, quick: bool, timeout: int, package: str,
+                     force: bool) -> tuple[str, str | None]:
+    """Worker-process entry: returns (slug, error message or None)."""
+    try:
+        render_one(walkthrough, quick, timeout, package, force=force)
+    except WalkthroughFailed as err:
+        return walkthrough.slug, str(err)
+    return walkthrough.slug, None
+
+
+def default_jobs() -> int:
+    """Two walkthroughs at a time on a machine with at least two cores: most of a
+    walkthrough's time is kernel start-up and imports, which overlap well."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def render_all(quick: bool, timeout: int = 900, only: list[str] | None = None,
-               force: bool = False, log=print) -> list[Walkthrough]:
+               force: bool = False, jobs: int | None = None, log=print) -> list[Walkthrough]:
     walkthroughs = find_walkthroughs()
     if only:
         unknown = set(only) - {w.slug for w in walkthroughs}
@@ -487,10 +506,26 @@ def render_all(quick: bool, timeout: int = 900, only: list[str] | None = None,
             raise SystemExit(f"no such walkthrough: {', '.join(sorted(unknown))}")
     package = package_digest()
     log(f"Rendering {len(walkthroughs)} walkthrough(s) into chapters/walkthroughs/")
-    for walkthrough in walkthroughs:
-        if only and walkthrough.slug not in only:
-            continue
-        render_one(walkthrough, quick, timeout, package, force=force, log=log)
+    selected = [w for w in walkthroughs if not only or w.slug in only]
+    jobs = jobs or default_jobs()
+    if jobs <= 1 or len(selected) <= 1:
+        for walkthrough in selected:
+            render_one(walkthrough, quick, timeout, package, force=force, log=log)
+    else:
+        import concurrent.futures
+        import multiprocessing
+
+        # fork: the children inherit this module as loaded (tools/ is not a package)
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+            futures = [pool.submit(_render_in_child, w, quick, timeout, package, force)
+                       for w in selected]
+            for future in futures:  # in reading order, so the first failure is reported
+                slug, error = future.result()
+                if error is not None:
+                    for other in futures:
+                        other.cancel()  # those not started yet; running ones finish
+                    raise WalkthroughFailed(error)
     if not only:
         sync_pages(walkthroughs, quick)
     return walkthroughs
@@ -507,9 +542,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     parser.add_argument("--only", nargs="*", help="render only these slugs (no page sync)")
     parser.add_argument("--force", action="store_true", help="ignore the cache")
+    parser.add_argument("--jobs", type=int, default=default_jobs(),
+                        help="walkthroughs executed at the same time")
     args = parser.parse_args(argv)
     try:
-        render_all(args.quick, args.timeout, args.only, args.force)
+        render_all(args.quick, args.timeout, args.only, args.force, jobs=args.jobs)
     except WalkthroughFailed as err:
         print(f"ERROR {err}", file=sys.stderr)
         return 1
