@@ -32,6 +32,12 @@ import sys
 import time
 from datetime import datetime, timezone
 
+# Idle OpenMP threads sleep instead of spinning. On a machine shared with other jobs a
+# spinning thread steals the core its partner needs, and 2-thread timings blow up 5-15x
+# (measured here: 0.2 CPU-s per inference with PASSIVE, 0.7-2.5 CPU-s with the default).
+# It applies to both contenders alike; export OMP_WAIT_POLICY=ACTIVE to compare.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numba
 import numpy as np
 import torch
@@ -118,14 +124,17 @@ def make_batch(batch: int, t_x_max: int, t_y_max: int, seed: int):
     return value, mask
 
 
-def time_interleaved(contenders: dict, value, mask, rounds: int) -> dict:
-    times = {name: [] for name in contenders}
+def time_interleaved(contenders: dict, value, mask, rounds: int):
+    """Wall and CPU seconds (all threads of this process) per call, rounds interleaved."""
+    wall = {name: [] for name in contenders}
+    cpu = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
-            start = time.perf_counter()
+            cpu_start, start = time.process_time(), time.perf_counter()
             fn(value, mask)
-            times[name].append(time.perf_counter() - start)
-    return times
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - cpu_start)
+    return wall, cpu
 
 
 def main():
@@ -145,7 +154,8 @@ def main():
 
     print(f"# MAS benchmark  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"threads={args.threads}, torch {torch.__version__}, numba {numba.__version__}")
+          f"threads={args.threads}, torch {torch.__version__}, numba {numba.__version__}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     if cython_path:
         print(f"# cython: {cython_path}")
     sizes = [(16, 200, 800), (1, 100, 400)]
@@ -167,25 +177,29 @@ def main():
 
         slow = {k: v for k, v in contenders.items() if k == "reference"}
         quick = {k: v for k, v in contenders.items() if k != "reference"}
-        times = time_interleaved(quick, value, mask, args.rounds)
+        wall, cpu = time_interleaved(quick, value, mask, args.rounds)
         if slow:
-            times.update(time_interleaved(slow, value, mask, max(3, args.rounds // 10)))
+            slow_wall, slow_cpu = time_interleaved(slow, value, mask, max(3, args.rounds // 20))
+            wall.update(slow_wall)
+            cpu.update(slow_cpu)
 
-        medians = {name: statistics.median(ts) for name, ts in times.items()}
         cells = int(sum(int(m[:, 0].sum()) * (int(m[0].sum()) - int(m[:, 0].sum()) + 1)
                         for m in mask))
-        print(f"\nB={batch}, T_x={t_x}, T_y={t_y} (band cells {cells:,}; "
-              f"median of {args.rounds} interleaved rounds; reference "
+        print(f"\nB={batch}, T_x={t_x}, T_y={t_y} (band cells {cells:,}; {args.rounds} "
+              f"interleaved rounds; load average {os.getloadavg()[0]:.1f}; reference DP "
               f"{'included' if include_reference else 'skipped: seconds per call'})")
-        print(f"{'method':<10} {'median ms':>10} {'min ms':>9} {'× fast':>8}"
-              + (f" {'× cython':>9}" if cython_fn else ""))
-        for name in times:
-            line = (f"{name:<10} {medians[name] * 1e3:10.3f} {min(times[name]) * 1e3:9.3f} "
-                    f"{medians[name] / medians['fast']:8.2f}")
-            if cython_fn:
-                line += f" {medians[name] / medians['cython']:9.3f}"
-            print(line)
-
+        base = "cython" if cython_fn else "fast"
+        print(f"{'method':<10} {'min ms':>9} {'median ms':>10} {'cpu ms':>9} "
+              f"{'× ' + base + ' (min)':>17} {'(median)':>9} {'(cpu)':>7}")
+        for name in wall:
+            best, med = min(wall[name]), statistics.median(wall[name])
+            cpu_med = statistics.median(cpu[name])
+            print(f"{name:<10} {best * 1e3:9.3f} {med * 1e3:10.3f} {cpu_med * 1e3:9.3f} "
+                  f"{best / min(wall[base]):17.3f} {med / statistics.median(wall[base]):9.3f} "
+                  f"{cpu_med / statistics.median(cpu[base]):7.3f}")
+    print("\nmin = least disturbed call; cpu = median CPU time of all this process's threads "
+          "(the fast path's 2 threads both count, so its cpu ratio shows work, not latency); "
+          f"numba threading layer: {numba.threading_layer()}")
 
 if __name__ == "__main__":
     main()
