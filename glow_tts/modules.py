@@ -163,8 +163,9 @@ class WN(nn.Module):
         layers = list(self.in_layers) + list(self.res_skip_layers)
         if self.gin_channels != 0:
             layers.append(self.cond_layer)
-        # Under no_grad, torch would register the folded weight as a buffer, not a Parameter.
-        with torch.enable_grad():
+        # Under no_grad, torch would register the folded weight as a buffer, not a Parameter;
+        # under inference_mode it would be an inference tensor that training cannot use.
+        with torch.inference_mode(False), torch.enable_grad():
             for layer in layers:
                 if parametrize.is_parametrized(layer, "weight"):
                     parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
@@ -307,7 +308,8 @@ class InvConvNear(nn.Module):
         The cache remembers the weight's version counter (bumped by every in-place change:
         optimizer steps, ``load_state_dict``), and ``reverse`` ignores a stale cache instead
         of silently using it (the original would)."""
-        self.weight_inv = torch.linalg.inv(self.weight.detach().float()).to(self.weight.dtype)
+        with torch.inference_mode(False):  # a normal tensor, usable outside inference mode
+            self.weight_inv = torch.linalg.inv(self.weight.detach().float()).to(self.weight.dtype)
         self._inverse_of_version = self.weight._version
 
 

@@ -204,3 +204,16 @@ def test_cached_inverse_is_not_used_once_the_weight_changes():
         z, _ = layer(x, mask)
         x_back, _ = layer(z, mask, reverse=True)
     torch.testing.assert_close(x_back, x, atol=1e-4, rtol=0)
+
+
+def test_store_inverse_under_inference_mode_leaves_a_trainable_model():
+    decoder = perturb_(FlowSpecDecoder(4, 8, kernel_size=3, dilation_rate=1, n_blocks=1, n_layers=2, n_sqz=2))
+    y, mask = batch(4, frames=(6, 4))
+    with torch.inference_mode():
+        decoder.store_inverse()
+    folded = decoder.flows[2].wn.in_layers[0].weight
+    assert isinstance(folded, torch.nn.Parameter) and not folded.is_inference()
+    z, _ = decoder(y, mask)
+    y_back, _ = decoder(z, mask, reverse=True)  # uses the cached inverse, with autograd on
+    (z.sum() + y_back.sum()).backward()
+    assert folded.grad is not None
