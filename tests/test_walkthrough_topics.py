@@ -88,3 +88,30 @@ def test_walkthrough_shape(path: Path):
     sys_path = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Attribute)
                 and node.attr == "path" and isinstance(node.value, ast.Name) and node.value.id == "sys"]
     assert not sys_path, f"{path.name}:{sys_path[0]}: touches sys.path; import glow_tts as an installed package"
+
+
+# Where the notes are wrong or loose (TOPICS.md), the walkthrough covering the topic must say
+# so in a "The notes say (§n) ... In fact ..." box: topic -> boxes its walkthroughs need.
+CORRECTIONS = {
+    "T16": 2,  # y is a float tensor, not NumPy; y_lengths is in text-length order
+    "T18": 1,  # what daemon means
+    "T21": 1,  # what a backend is
+    "T27": 1,  # the batch_idx formula
+    "T29": 1,  # when the gen sample runs
+}
+BOX = re.compile(r"\*\*The notes say\*\*\s*\(§\d[\d.]*[^)]*\).*?\*\*In fact\*\*", re.DOTALL)
+
+
+def test_notes_corrections_have_boxes():
+    by_topic: dict[str, list[Path]] = {}
+    for path in walkthrough_files():
+        for topic in covers_of(path):
+            by_topic.setdefault(topic, []).append(path)
+    problems = []
+    for topic, needed in CORRECTIONS.items():
+        paths = by_topic.get(topic, [])
+        boxes = sum(len(BOX.findall(p.read_text(encoding="utf-8"))) for p in paths)
+        if boxes < needed:
+            names = ", ".join(p.name for p in paths) or "no walkthrough yet"
+            problems.append(f"{topic} ({names}): {boxes} 'The notes say (§n) ... In fact' box(es), need {needed}")
+    assert not problems, "notes' errors not corrected in a box:\n  " + "\n  ".join(problems)
