@@ -165,11 +165,11 @@ def test_every_page_renders_cleanly(site, server, browser_context):
     audio_players = 0
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot_targets = {"index.html", "glossary.html"}
+    # the first walkthrough page with a figure (else the first one, else the flowchart)
     walkthrough_pages = [p for p in pages if p.startswith("walkthroughs/")]
-    if walkthrough_pages:
-        screenshot_targets.add(walkthrough_pages[0])
-    else:
-        screenshot_targets.add("flowchart.html")
+    with_figures = [p for p in walkthrough_pages
+                    if "![figure]" in (_source_of(p) or Path("/dev/null")).read_text()]
+    screenshot_targets.add((with_figures or walkthrough_pages or ["flowchart.html"])[0])
 
     for page_name in pages:
         page = browser_context.new_page()
@@ -217,6 +217,9 @@ def test_every_page_renders_cleanly(site, server, browser_context):
                 problems.append(f"{page_name}: {label}: {items[:5]}")
         if page_name in screenshot_targets:
             name = page_name.replace("/", "_").replace(".html", ".png")
+            figure = page.locator("main .nb-figure img").first
+            if figure.count():
+                figure.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / name), full_page=False)
         page.close()
 

@@ -242,9 +242,14 @@ def run_mdbook(dest: Path) -> None:
 # Notebooks
 # ---------------------------------------------------------------------------------------
 
-def write_notebooks(dest: Path, walkthroughs: list[Walkthrough], quick: bool) -> None:
+def write_notebooks(dest: Path, walkthroughs: list[Walkthrough], quick: bool,
+                    just_rendered: bool = False) -> None:
     """<dest>/notebooks/NN_slug.ipynb (with outputs when an up-to-date execution exists)
-    and NN_slug.py (the jupytext source) for every walkthrough."""
+    and NN_slug.py (the jupytext source) for every walkthrough.
+
+    just_rendered: the pages were rendered by this very build, so the executed notebooks
+    in the cache are the ones the pages show, even if a file changed since.
+    """
     import jupytext
     import nbformat
 
@@ -258,8 +263,10 @@ def write_notebooks(dest: Path, walkthroughs: list[Walkthrough], quick: bool) ->
             cache = render.cache_dir(mode)
             stamp = cache / f"{walkthrough.slug}.stamp"
             executed = cache / f"{walkthrough.slug}.ipynb"
-            if (stamp.is_file() and executed.is_file() and stamp.read_text().strip()
-                    == render.content_hash(walkthrough, mode, package)):
+            fresh = just_rendered and mode == quick
+            if executed.is_file() and (fresh or (stamp.is_file() and stamp.read_text().strip()
+                                                 == render.content_hash(walkthrough, mode,
+                                                                        package))):
                 notebook = nbformat.read(executed, as_version=4)
                 executed_count += 1
                 break
@@ -292,7 +299,7 @@ def build(dest: Path = DEFAULT_DEST, quick: bool = False, timeout: int = 900,
 
     sections = search_index.add_search_index(dest)
     log(f"Search index: {sections} sections (Korean and English)")
-    write_notebooks(dest, walkthroughs, quick)
+    write_notebooks(dest, walkthroughs, quick, just_rendered=True)
     check_site_links(dest)
     log(f"Book built into {dest} in {time.monotonic() - started:.0f} s")
 

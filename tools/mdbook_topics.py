@@ -73,7 +73,11 @@ def main(argv: list[str]) -> int:
     context, book = json.load(sys.stdin)
     directory = Path(os.environ.get("GLOW_TTS_WALKTHROUGHS_DIR")
                      or Path(context["root"]) / "walkthroughs")
-    index = topic_index(find_walkthroughs(directory))
+    # Only walkthroughs whose page was rendered into the book's source count: a file that
+    # appeared after the render (or failed to render) must not get links to a missing page.
+    source = Path(context["root"]) / context["config"].get("book", {}).get("src", "src")
+    rendered = [w for w in find_walkthroughs(directory) if (source / w.page).is_file()]
+    index = topic_index(rendered)
     allow_missing = os.environ.get("GLOW_TTS_ALLOW_MISSING_TOPICS") == "1"
     errors: list[str] = []
 
