@@ -202,6 +202,9 @@ def load_checkpoint_dict(checkpoint_path: str) -> dict:
         found = sorted(checkpoint)[:10] if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise CheckpointError(f"checkpoint {checkpoint_path!r} is not a Glow-TTS checkpoint: "
                               f"expected a dict with a 'model' key, found {found}")
+    if not isinstance(checkpoint["model"], dict):
+        raise CheckpointError(f"checkpoint {checkpoint_path!r}: 'model' is a "
+                              f"{type(checkpoint['model']).__name__}, not a state dict")
     checkpoint["model"] = convert_original_state_dict(checkpoint["model"])
     return checkpoint
 
