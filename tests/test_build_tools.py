@@ -278,3 +278,12 @@ def test_executed_notebook_returns_figures_cwd_and_quick_flag(tmp_path):
     assert nb.cells[0].outputs[0]["text"].split() == [str(tmp_path), "1"]
     figures = [o for o in nb.cells[1].outputs if "image/png" in o.get("data", {})]
     assert len(figures) == 1  # the figure comes back as a PNG, not lost to a plain Agg backend
+
+
+def test_search_index_lists_a_duplicated_first_chapter_once(tmp_path):
+    page = "<html><head><title>Intro - Book</title></head><body><main><h1 id='i'>Intro</h1>" \
+           "<p>collate 정렬</p></main></body></html>"
+    (tmp_path / "index.html").write_text(page, encoding="utf-8")
+    (tmp_path / "introduction.html").write_text(page, encoding="utf-8")
+    docs = search_index.build_index(tmp_path)
+    assert [d["url"] for d in docs] == ["index.html"]

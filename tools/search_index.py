@@ -114,11 +114,18 @@ def build_index(site: Path) -> list[dict]:
             title = match.group(1).strip()
             book_title = title.split(" - ", 1)[1] if " - " in title else title
     docs: list[dict] = []
+    seen: set[tuple] = set()
     for page in sorted(site.rglob("*.html")):
         relative = page.relative_to(site)
         if page.name in SKIP_PAGES or relative.parts[0] in ("notebooks", "chapters", "assets"):
             continue
-        docs.extend(sections_of(page, site, book_title))
+        sections = sections_of(page, site, book_title)
+        # mdBook writes the first chapter twice (index.html and its own name): index once.
+        content = tuple((d["title"], d["body"]) for d in sections)
+        if content in seen:
+            continue
+        seen.add(content)
+        docs.extend(sections)
     return docs
 
 
