@@ -287,3 +287,17 @@ def test_search_index_lists_a_duplicated_first_chapter_once(tmp_path):
     (tmp_path / "introduction.html").write_text(page, encoding="utf-8")
     docs = search_index.build_index(tmp_path)
     assert [d["url"] for d in docs] == ["index.html"]
+
+
+def test_render_reuses_the_cache_until_the_walkthrough_changes(tmp_path, monkeypatch):
+    monkeypatch.setattr(render, "CACHE_ROOT", tmp_path / "cache")
+    walkthrough = _walkthrough(tmp_path, "01_a.py", "Alpha", "T01")
+    package = render.package_digest()
+    messages = []
+    assert render.render_one(walkthrough, True, 60, package, log=messages.append) is True
+    page = (tmp_path / "cache" / "quick" / "01_a.md").read_text()
+    assert page.startswith("# Alpha") and "../notebooks/01_a.ipynb" in page
+    assert render.render_one(walkthrough, True, 60, package, log=messages.append) is False
+    assert "unchanged" in messages[-1]
+    walkthrough.path.write_text(walkthrough.path.read_text() + "\n# %%\ny = 2\n")
+    assert render.render_one(walkthrough, True, 60, package, log=messages.append) is True

@@ -329,8 +329,14 @@ def first_line(source: str) -> str:
     return "(empty cell)"
 
 
-def execute_notebook(nb, workdir: Path, label: str, timeout: int, quick: bool):
-    """Execute `nb` in place. Raises WalkthroughFailed naming the cell on any error."""
+def execute_notebook(nb, workdir: Path, label: str, timeout: int, quick: bool,
+                     kernel_log: Path | None = None):
+    """Execute `nb` in place. Raises WalkthroughFailed naming the cell on any error.
+
+    The kernel process's own stdout/stderr (not the cells' output, which arrives through
+    Jupyter messages) goes to `kernel_log`, so start-up chatter stays out of the build
+    log; its tail is quoted if the kernel dies.
+    """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -359,8 +365,14 @@ def execute_notebook(nb, workdir: Path, label: str, timeout: int, quick: bool):
                                     startup_timeout=120, allow_errors=False,
                                     resources={"metadata": {"path": str(workdir)}},
                                     on_cell_start=on_cell_start)
+            if kernel_log is not None:
+                kernel_log.parent.mkdir(parents=True, exist_ok=True)
+            log_file = open(kernel_log, "w") if kernel_log is not None else None
             try:
-                client.execute()
+                if log_file is not None:
+                    client.execute(stdout=log_file, stderr=log_file)
+                else:
+                    client.execute()
             except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
                 index = state["index"]
                 cell = nb.cells[index] if index is not None else None
@@ -375,8 +387,15 @@ def execute_notebook(nb, workdir: Path, label: str, timeout: int, quick: bool):
                 else:
                     reason = f"the kernel died: {err}"
                     detail = ""
+                    if log_file is not None:
+                        log_file.flush()
+                        detail = f"kernel log ({kernel_log}):\n" + kernel_log.read_text(
+                            errors="replace")[-3000:]
                 raise WalkthroughFailed(
                     f"walkthrough {label} failed in {where}: {reason}\n{detail[-4000:]}") from None
+            finally:
+                if log_file is not None:
+                    log_file.close()
         finally:
             for key, value in saved.items():
                 if value is None:
@@ -448,7 +467,7 @@ def render_one(walkthrough: Walkthrough, quick: bool, timeout: int, package: str
     log(f"  {walkthrough.slug}: executing{' (GLOW_TTS_QUICK=1)' if quick else ''} …")
     nb = jupytext.read(walkthrough.path)
     execute_notebook(nb, walkthrough.path.parent, f"walkthroughs/{walkthrough.path.name}",
-                     timeout, quick)
+                     timeout, quick, kernel_log=cache / f"{walkthrough.slug}.kernel.log")
 
     media_dir = cache / "img" / walkthrough.slug
     if media_dir.exists():
