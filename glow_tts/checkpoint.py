@@ -19,7 +19,9 @@ Differences from the original's ``utils.py`` (same function names and arguments)
 * ``load_checkpoint`` also reads the original's ``G_*.pth`` / ``ddi_G.pth``: they store
   weight-normalised convolutions as ``<conv>.weight_g`` / ``<conv>.weight_v``, which our
   ``parametrizations.weight_norm`` layers call ``<conv>.parametrizations.weight.original0``
-  / ``original1`` (same tensors, renamed). Keys the checkpoint lacks keep the model's
+  / ``original1`` (same tensors, renamed); the NumPy scalars its optimizer state holds
+  (learning rates from ``np.power``) are let through and become Python numbers, NumPy
+  arrays and everything else are still refused. Keys the checkpoint lacks keep the model's
   value, as in the original, but are reported in one warning rather than one INFO line
   each; a shape mismatch is an error naming the key and both shapes; a truncated,
   corrupted or unsafe file is a :class:`CheckpointError` naming the file.
@@ -37,8 +39,14 @@ import re
 import tempfile
 from typing import Optional
 
+import numpy as np
 import torch
 from torch import nn
+
+try:  # NumPy 2
+    from numpy._core import multiarray as np_multiarray
+except ImportError:  # NumPy 1.x
+    from numpy.core import multiarray as np_multiarray
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +192,18 @@ def load_checkpoint_dict(checkpoint_path: str) -> dict:
     if not os.path.isfile(checkpoint_path):
         raise FileNotFoundError(f"checkpoint {checkpoint_path!r} does not exist")
     try:
-        checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        try:
+            checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as e:
+            if "Unsupported global: GLOBAL numpy" not in str(e):
+                raise
+            # The original's checkpoints hold NumPy scalars (its Noam schedule computed the
+            # learning rate with np.power, and torch's Adam saved it in param_groups). A
+            # NumPy scalar is rebuilt from a dtype and raw bytes, which calls nothing else,
+            # so exactly those two helpers are allowed, and the scalars become Python numbers.
+            with torch.serialization.safe_globals(_NUMPY_SCALAR_GLOBALS):
+                checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+            checkpoint = _numpy_scalars_to_python(checkpoint)
     except pickle.UnpicklingError as e:
         # weights_only's unpickler says "Unsupported global: GLOBAL <name> ..." when the file
         # names a class or function to call; anything else it cannot parse is damage.
@@ -207,6 +226,24 @@ def load_checkpoint_dict(checkpoint_path: str) -> dict:
                               f"{type(checkpoint['model']).__name__}, not a state dict")
     checkpoint["model"] = convert_original_state_dict(checkpoint["model"])
     return checkpoint
+
+
+# NumPy 1.x pickles name the scalar helper numpy.core.multiarray.scalar, NumPy 2 numpy._core...
+_NUMPY_SCALAR_GLOBALS = [
+    np_multiarray.scalar, (np_multiarray.scalar, "numpy.core.multiarray.scalar"), np.dtype,
+    *{type(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.int32, np.int64,
+                                  np.bool_)},
+]
+
+
+def _numpy_scalars_to_python(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return type(value)((k, _numpy_scalars_to_python(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_numpy_scalars_to_python(v) for v in value)
+    return value
 
 
 def _corrupt_message(path: str, error: BaseException) -> str:

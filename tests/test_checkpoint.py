@@ -253,3 +253,34 @@ def test_a_failing_save_leaves_the_previous_file_intact_and_no_temporary_file(tm
     assert os.listdir(tmp_path) == ["G_10.pth"]
     assert path.read_bytes() == before
     assert load_checkpoint_dict(str(path))["iteration"] == 10
+
+
+def test_original_checkpoints_with_numpy_scalars_load_but_numpy_arrays_do_not(tmp_path):
+    # The original's Noam schedule computed the rate with np.power, so its saved optimizer
+    # state holds np.float64 values; such files must load (as Python floats).
+    import numpy as np
+    model, other = make_model(0), make_model(1)
+    adam = torch.optim.Adam(model.parameters(), lr=1e-3)
+    adam.param_groups[0]["lr"] = np.float64(2.85e-7)
+    state = {"model": to_original_layout(model.state_dict()), "iteration": np.int64(3),
+             "optimizer": adam.state_dict(), "learning_rate": 1.0}
+    path = tmp_path / "G_3.pth"
+    torch.save(state, path)
+    raw = load_checkpoint_dict(str(path))
+    lr = raw["optimizer"]["param_groups"][0]["lr"]
+    assert type(lr) is float and lr == 2.85e-7 and type(raw["iteration"]) is int
+    load_checkpoint(str(path), other)
+    assert_same_parameters(model, other)
+
+    # NumPy 1.x wrote the helper as numpy.core.multiarray.scalar: the same file, renamed.
+    legacy = tmp_path / "G_4.pth"
+    torch.save(state, legacy, _use_new_zipfile_serialization=False)
+    data = legacy.read_bytes()
+    assert b"numpy._core.multiarray" in data
+    legacy.write_bytes(data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray"))
+    assert load_checkpoint_dict(str(legacy))["iteration"] == 3
+
+    arrays = tmp_path / "G_5.pth"
+    torch.save({"model": {}, "extra": np.zeros(3)}, arrays)
+    with pytest.raises(CheckpointError, match=r"G_5\.pth.*refused"):
+        load_checkpoint_dict(str(arrays))
