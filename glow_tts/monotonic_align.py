@@ -72,7 +72,7 @@ def _lengths_from_mask(value: torch.Tensor, mask: torch.Tensor):
         first_row = mask.detach()[:, 0, :].to("cpu", torch.float32).numpy()
     t_x = first_column.sum(1).astype(np.int64)  # [b] tokens
     t_y = first_row.sum(1).astype(np.int64)     # [b] frames
-    # An item with no tokens has an all-zero first column *and* first row; keep t_y = 0.
+    # An item with no tokens has an all-zero mask: both counts are 0 and its path stays empty.
     too_short = np.nonzero(t_y < t_x)[0]
     if len(too_short):
         i = int(too_short[0])
