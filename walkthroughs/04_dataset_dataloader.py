@@ -39,6 +39,8 @@ import random
 import sys
 import tempfile
 
+import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate, get_worker_info
@@ -171,6 +173,26 @@ for epoch in range(10):
     left_out.append(frozenset(set(range(N)) - set(order)))
     seen.update(order)
 assert seen == set(range(N)) and len(set(left_out)) > 1
+
+# %% [markdown]
+# Six epochs of this loader, drawn: each row is an epoch, each column one utterance of the
+# data set, coloured by the batch it landed in; the grey cells are the ones `drop_last`
+# left out of that epoch.
+
+# %%
+torch.manual_seed(2)
+grid = torch.full((6, N), float("nan"))                  # [epoch, sample] -> batch number
+for epoch in range(6):
+    for batch_number, batch in enumerate(kept.batch_sampler):
+        grid[epoch, batch] = batch_number
+fig, ax = plt.subplots(figsize=(9, 2.4))
+ax.set_facecolor("0.8")
+ax.imshow(grid, aspect="auto", cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+ax.set(xlabel="샘플 index (dataset[i])", ylabel="에폭", yticks=range(6),
+       title=f"shuffle=True, drop_last=True: 에폭마다 {N % B}개가 빠진다 (회색), 색 = 배치 번호")
+plt.tight_layout()
+plt.show()
+assert all(int(torch.isnan(row).sum()) == N % B for row in grid)
 
 # %% [markdown]
 # The original uses `drop_last=True` for the *validation* loader as well, with
