@@ -84,7 +84,7 @@ assert gak[0] != gak[2]
 # result as syllables:
 #
 # * numbers become words, Sino-Korean or native Korean depending on the word that follows
-#   (3개 → 세 개 *three things*, but 3월 → 삼월 *March*; 6월 and 10월 have the irregular
+#   (3개 → 세개 *three things*, but 3월 → 삼월 *March*; 6월 and 10월 have the irregular
 #   forms 유월, 시월);
 # * Latin letters are spelled by their Korean names (TTS → 티티에스);
 # * punctuation is reduced to `. , ? !`, quotes dropped, brackets and tildes turned into
