@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import tempfile
 
@@ -157,18 +158,43 @@ def save_wav(path: str, wav, sampling_rate: int) -> None:
 # Mel spectrogram
 # --------------------------------------------------------------------------------------
 
+def hz_to_mel(hz: torch.Tensor) -> torch.Tensor:
+    """Slaney's mel scale: linear below 1 kHz (3 mels per 200 Hz), logarithmic above
+    (27 mels per factor 6.4). Not HTK's ``2595 log10(1 + f/700)``."""
+    linear = hz * 3.0 / 200.0
+    log_part = 15.0 + torch.log(torch.clamp(hz, min=1e-10) / 1000.0) * 27.0 / math.log(6.4)
+    return torch.where(hz >= 1000.0, log_part, linear)
+
+
+def mel_to_hz(mel: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`hz_to_mel`."""
+    linear = mel * 200.0 / 3.0
+    log_part = 1000.0 * torch.exp((mel - 15.0) * math.log(6.4) / 27.0)
+    return torch.where(mel >= 15.0, log_part, linear)
+
+
 def mel_filterbank(sampling_rate: int, filter_length: int, n_mel_channels: int,
                    mel_fmin: float, mel_fmax: float | None) -> torch.Tensor:
     """Slaney-style mel filterbank ``[n_mel_channels, filter_length // 2 + 1]``, float32.
 
-    librosa is used once, here, for the filter shapes (the original did the same); the
-    per-utterance work is all torch.
+    ``n_mel_channels`` triangles whose corners are equally spaced on the mel scale between
+    ``mel_fmin`` and ``mel_fmax`` (default: Nyquist), each scaled by ``2 / width in Hz``
+    ("Slaney" area normalisation) so that wide high-frequency bands do not dominate. This is
+    what the original got from ``librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax)``;
+    ``tests/test_audio.py`` checks the two agree, so the package needs no librosa at run time.
     """
-    import librosa  # imported lazily: it is slow to import and only needed for the basis
-
-    basis = librosa.filters.mel(sr=sampling_rate, n_fft=filter_length, n_mels=n_mel_channels,
-                                fmin=mel_fmin, fmax=mel_fmax)  # htk=False, norm="slaney"
-    return torch.from_numpy(basis).float()
+    mel_fmax = sampling_rate / 2.0 if mel_fmax is None else float(mel_fmax)
+    fft_hz = torch.linspace(0.0, sampling_rate / 2.0, filter_length // 2 + 1, dtype=torch.float64)
+    corners_mel = torch.linspace(float(hz_to_mel(torch.tensor(float(mel_fmin), dtype=torch.float64))),
+                                 float(hz_to_mel(torch.tensor(mel_fmax, dtype=torch.float64))),
+                                 n_mel_channels + 2, dtype=torch.float64)
+    corners_hz = mel_to_hz(corners_mel)                          # [n_mel + 2]
+    left, centre, right = corners_hz[:-2, None], corners_hz[1:-1, None], corners_hz[2:, None]
+    rising = (fft_hz - left) / (centre - left)                   # [n_mel, n_fft/2 + 1]
+    falling = (right - fft_hz) / (right - centre)
+    weights = torch.clamp(torch.minimum(rising, falling), min=0.0)
+    weights = weights * (2.0 / (right - left))                   # Slaney area normalisation
+    return weights.float()
 
 
 class MelSpectrogram(nn.Module):

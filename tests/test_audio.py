@@ -249,3 +249,28 @@ def test_save_wav_round_trip_and_clipping(tmp_path):
     with pytest.raises(ValueError, match="NaN"):
         save_wav(tmp_path / "bad.wav", np.array([0.0, np.nan]), SR)
     assert not (tmp_path / "bad.wav").exists()
+
+
+@pytest.mark.parametrize("sr,n_fft,n_mels,fmin,fmax", [
+    (22050, 1024, 80, 0.0, 8000.0), (22050, 1024, 80, 0.0, None), (16000, 512, 40, 50.0, 7000.0),
+    (44100, 2048, 128, 20.0, None)])
+def test_mel_filterbank_equals_librosa(sr, n_fft, n_mels, fmin, fmax):
+    import librosa
+
+    from glow_tts.audio import mel_filterbank
+
+    ours = mel_filterbank(sr, n_fft, n_mels, fmin, fmax).numpy()
+    reference = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    assert ours.shape == reference.shape
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-7)
+
+
+def test_package_imports_no_librosa_for_mels():
+    # librosa is a test/bench reference only: extracting mels must not import it.
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from glow_tts.audio import MelSpectrogram; "
+            "MelSpectrogram()(torch.zeros(4096)); print('librosa' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
