@@ -1,0 +1,168 @@
+"""Data-parallel training on CPU with gloo: mp.spawn and torchrun, shards, equivalence, failure.
+
+Two ranks train the micro model for 3 steps (one epoch: 24 utterances, 12 per rank,
+batch 4). Dropout and the waveform noise are off so that a single process can replay
+exactly the same computation: per step, the mean of the two ranks' losses on their own
+batches (DDP averages the gradients the same way).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+
+from train_fixtures import build_micro_corpus, micro_hparams, spawned_rank, write_config
+
+from glow_tts import commons
+from glow_tts.data_utils import TextMelCollate, TextMelLoader
+from glow_tts.models import FlowGenerator
+from glow_tts.text.symbols import symbols
+from glow_tts.train import ResumableDistributedSampler, spawn_with_free_port
+
+WORLD = 2
+STEPS = 3
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def filelists(tmp_path_factory):
+    return build_micro_corpus(str(tmp_path_factory.mktemp("corpus")))
+
+
+def deterministic_hparams(model_dir, filelists, **overrides):
+    return micro_hparams(model_dir, filelists, max_steps=STEPS, log_interval=1000,
+                         model={"p_dropout": 0.0, "p_dropout_dec": 0.0},
+                         data={"add_noise": False}, **overrides)
+
+
+def reference_run(hps, steps=STEPS):
+    """One process replaying what two DDP ranks compute: params and per-rank losses."""
+    torch.manual_seed(hps.train.seed)
+    model = FlowGenerator(n_vocab=len(symbols), out_channels=hps.data.n_mel_channels, **hps.model)
+    optimizer = commons.Adam(model.parameters(), scheduler=hps.train.scheduler,
+                             dim_model=hps.model.hidden_channels,
+                             warmup_steps=hps.train.warmup_steps, lr=hps.train.learning_rate,
+                             betas=hps.train.betas, eps=hps.train.eps)
+    dataset = TextMelLoader(hps.data.training_files, hps.data)
+    shards = []
+    for rank in range(WORLD):
+        sampler = ResumableDistributedSampler(dataset, num_replicas=WORLD, rank=rank,
+                                              shuffle=True, seed=hps.train.seed)
+        sampler.set_epoch(1)
+        shards.append(list(sampler))
+    collate, bs = TextMelCollate(1), hps.train.batch_size
+    model.train()
+    losses = []
+    for step in range(steps):
+        optimizer.zero_grad()
+        rank_losses = []
+        for shard in shards:
+            x, x_lengths, y, y_lengths = collate([dataset[i] for i in shard[step * bs:(step + 1) * bs]])
+            (z, z_m, z_logs, logdet, z_mask), _, (attn, logw, logw_) = model(x, x_lengths, y, y_lengths)
+            l_mle = commons.mle_loss(z, z_m, z_logs, logdet, z_mask)
+            l_length = commons.duration_loss(logw, logw_, x_lengths)
+            rank_losses.append((l_mle, l_length))
+        losses.append([[m.item(), d.item()] for m, d in rank_losses])
+        (sum(m + d for m, d in rank_losses) / WORLD).backward()
+        commons.clip_grad_value_(model.parameters(), hps.train.grad_clip)
+        optimizer.step()
+    return model.state_dict(), losses, shards
+
+
+def check_ranks(out_dir, hps):
+    results = [torch.load(os.path.join(out_dir, f"rank{r}.pt"), weights_only=True) for r in range(WORLD)]
+    # Shards: disjoint, and together every training utterance exactly once in the epoch.
+    seen = [set(r["seen"]) for r in results]
+    assert all(len(r["seen"]) == STEPS * hps.train.batch_size for r in results)
+    assert not seen[0] & seen[1]
+    assert seen[0] | seen[1] == set(range(24))
+    # Both ranks hold the same parameters, bit for bit (DDP all-reduces the gradients).
+    p0, p1 = results[0]["params"], results[1]["params"]
+    for key in p0:
+        assert torch.equal(p0[key], p1[key]), key
+    # ... and they equal one process trained on the two ranks' batches together.
+    ref_params, ref_losses, ref_shards = reference_run(hps)
+    assert [results[r]["seen"] for r in range(WORLD)] == [s[:len(results[0]["seen"])] for s in ref_shards]
+    # Except the attention's key bias: adding the same vector to every key adds the same
+    # number to all logits of a query, which softmax ignores, so its true gradient is 0 and
+    # what autograd returns is rounding noise (different in a different summation order);
+    # Adam divides by the gradient's own scale and turns that noise into full-size steps.
+    bad = {key: (p0[key] - value).abs().max().item() for key, value in ref_params.items()
+           if not torch.allclose(p0[key], value, rtol=1e-5, atol=1e-5)
+           and not key.endswith("conv_k.bias")}
+    assert not bad, bad
+    for r in range(WORLD):
+        got = [[m, d] for _, m, d in results[r]["losses"]]
+        torch.testing.assert_close(torch.tensor(got), torch.tensor([l[r] for l in ref_losses]),
+                                   rtol=1e-5, atol=1e-5)
+    # The parameters did move (the comparison is not between two copies of the init).
+    torch.manual_seed(hps.train.seed)
+    init = FlowGenerator(n_vocab=len(symbols), out_channels=80, **hps.model).state_dict()
+    assert any(not torch.allclose(init[k], p0[k]) for k in init)
+
+
+def test_mp_spawn_two_ranks_match_one_process(filelists, tmp_path):
+    hps = deterministic_hparams(str(tmp_path / "run"), filelists)
+    out_dir = str(tmp_path)
+    spawn_with_free_port(spawned_rank, WORLD, (WORLD, hps, out_dir))
+    check_ranks(out_dir, hps)
+    assert os.path.isfile(os.path.join(hps.model_dir, f"G_{STEPS}.pth"))
+
+
+def test_torchrun_two_ranks_match_one_process(filelists, tmp_path):
+    hps = deterministic_hparams(str(tmp_path / "run"), filelists)
+    config = write_config(hps, str(tmp_path / "config.json"))
+    script = tmp_path / "launch.py"
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    script.write_text(textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {tests_dir!r})
+        from train_fixtures import save_rank_result
+        from glow_tts.train import main
+        result = main(["-c", {config!r}, "-m", {hps.model_dir!r}])
+        save_rank_result(result, int(os.environ["RANK"]), {str(tmp_path)!r})
+    """))
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           f"--nproc_per_node={WORLD}", str(script)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    check_ranks(str(tmp_path), hps)
+
+
+def test_one_rank_failing_ends_the_job_with_its_traceback(filelists, tmp_path):
+    """Rank 1's first batch holds a silent (unusable) recording: rank 1 raises while rank 0
+    waits in the gradient all-reduce. The job must end, non-zero, with rank 1's error."""
+    import shutil
+    corpus = tmp_path / "corpus"
+    shutil.copytree(os.path.dirname(os.path.dirname(filelists["train"])), corpus)
+    train_list = corpus / "filelists" / "train.txt"
+    hps = deterministic_hparams(str(tmp_path / "run"), filelists,
+                                data={"training_files": str(train_list),
+                                      "validation_files": str(corpus / "filelists" / "val.txt")})
+    dataset = TextMelLoader(hps.data.training_files, hps.data)
+    sampler = ResumableDistributedSampler(dataset, num_replicas=WORLD, rank=1, shuffle=True,
+                                          seed=hps.train.seed)
+    sampler.set_epoch(1)
+    victim = dataset.audiopaths_and_text[list(sampler)[0]][0]
+    import soundfile as sf
+    info = sf.info(victim)
+    sf.write(victim, [0.0] * info.frames, info.samplerate, subtype="PCM_16")
+
+    config = write_config(hps, str(tmp_path / "config.json"))
+    start = time.time()
+    proc = subprocess.run([sys.executable, "-m", "glow_tts", "train", "-c", config,
+                           "-m", hps.model_dir, "--nprocs", "2"],
+                          capture_output=True, text=True, timeout=120)
+    elapsed = time.time() - start
+    assert proc.returncode != 0
+    assert elapsed < 60, f"took {elapsed:.0f} s"
+    assert "process 1 terminated" in proc.stderr.lower()
+    assert "Traceback" in proc.stderr and "all silence" in proc.stderr
+    assert os.path.basename(victim) in proc.stderr
