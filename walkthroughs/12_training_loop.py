@@ -58,7 +58,7 @@ torch.set_num_threads(1)
 # ## A micro run
 #
 # Forty sentences (36 for training), batches of 4: 9 batches per epoch. The model keeps
-# every part of the tiny config but with fewer and narrower layers. `log_interval = 3` and
+# every part of the tiny config but with fewer and narrower layers. `log_interval = 4` and
 # `max_steps = 12` make the run stop three batches into the second epoch.
 
 # %%
@@ -73,7 +73,7 @@ for key, value in {"hidden_channels": 32, "hidden_channels_enc": 32, "hidden_cha
                    "n_blocks_dec": 2, "n_block_layers": 2}.items():
     hps.model[key] = value
 hps.train.batch_size = 4
-hps.train.log_interval = 3
+hps.train.log_interval = 4
 hps.train.max_steps = 12
 hps.train.checkpoint_interval = 1000
 hps.train.ddi = False
@@ -233,13 +233,27 @@ assert len(calls) == len(train_calls) + len(eval_calls) + len(sample_calls)
 # > **eval mode under `torch.inference_mode()`**, where the original generated in train
 # > mode (dropout on) with autograd recording.
 #
-# With `log_interval = 3` and 12 steps: steps 1, 4, 7, 10, i.e. batches 0, 3, 6 of
-# epoch 1 and batch 0 of epoch 2.
+# Our run has 9 batches per epoch, `log_interval = 4` and 12 steps. Step $s$ (counted
+# from 1) is batch $(s - 1) \bmod 9$ of epoch $\lfloor (s - 1) / 9 \rfloor + 1$. The three
+# rules pick different steps:
+#
+# * the notes' reading, `batch_idx == 0`: steps 1 and 10 (the first batch of each epoch);
+# * the original, `batch_idx % 4 == 0`: batches 0, 4, 8 of epoch 1 and 0 of epoch 2,
+#   steps 1, 5, 9, 10 (two samples in a row where the epoch wraps);
+# * ours, `(global_step - 1) % 4 == 0`: steps 1, 5, 9, evenly spaced.
 
 # %%
-print("sample calls at steps:", [c["step"] for c in sample_calls])
-assert [c["step"] for c in sample_calls] == [1, 4, 7, 10]          # global_step, counted from 1
-assert len(sample_calls) == len(range(0, 12, hps.train.log_interval)) > 1
+batches_per_epoch = len(train_loader)
+batch_idx_of = {s: (s - 1) % batches_per_epoch for s in range(1, 13)}
+notes_rule = [s for s, b in batch_idx_of.items() if b == 0]
+original_rule = [s for s, b in batch_idx_of.items() if b % hps.train.log_interval == 0]
+ours_rule = [s for s in batch_idx_of if (s - 1) % hps.train.log_interval == 0]
+observed = [c["step"] for c in sample_calls]
+print("sample calls at steps:", observed, "| notes:", notes_rule, "| original:", original_rule)
+
+# %%
+assert (notes_rule, original_rule, ours_rule) == ([1, 10], [1, 5, 9, 10], [1, 5, 9])
+assert observed == ours_rule                                       # the run follows our rule
 assert all(c["batch"] == 1 for c in sample_calls)                 # x[:1]: the first utterance only
 assert all(not c["training"] and c["inference_mode"] for c in sample_calls)
 assert -(-750 // 20) == len(range(0, 750, 20)) == 38                # the notes' epoch, every 20 batches
@@ -305,12 +319,12 @@ print("eval scalars:", eval_events.Tags()["scalars"])
 original_scalars = {"loss/g/total", "learning_rate", "grad_norm", "loss/g/0", "loss/g/1"}
 assert original_scalars <= set(tags["scalars"])
 assert set(tags["images"]) == {"y_org", "y_gen", "attn"} and tags["audio"] == ["gen/audio"]
-assert [e.step for e in train_events.Scalars("loss/g/total")] == [1, 4, 7, 10]
-assert [e.step for e in train_events.Images("y_gen")] == [1, 4, 7, 10]     # one image per sample call
+assert [e.step for e in train_events.Scalars("loss/g/total")] == [1, 5, 9]
+assert [e.step for e in train_events.Images("y_gen")] == [1, 5, 9]        # one image per sample call
 assert {"loss/g/total", "loss/g/0", "loss/g/1"} <= set(eval_events.Tags()["scalars"])
 assert [e.step for e in eval_events.Scalars("loss/g/total")] == [9, 12]
 logged = {e.step: e.value for e in train_events.Scalars("loss/g/0")}
-assert abs(logged[4] - mle_losses[3]) < 1e-5                               # the step's own loss
+assert abs(logged[5] - mle_losses[4]) < 1e-5                               # the step's own loss
 
 # %% [markdown]
 # ## `generator.module`: the model inside DDP
