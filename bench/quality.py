@@ -39,23 +39,9 @@ DURATION_TARGET, MEL_TARGET, TIME_TARGET_S = 0.12, 0.45, 8 * 60
 
 def untrained_figures(out_dir: str) -> dict:
     """Both figures for the model right after DDI (before any training step)."""
-    import torch
-    from glow_tts.checkpoint import load_checkpoint_dict
-    from glow_tts.hparams import get_hparams_from_dir
-    from glow_tts.inference import build_model
-    from glow_tts.quality import evaluate_filelist, training_mean_mel
-
+    from glow_tts.quality import evaluate_checkpoint
     model_dir = os.path.join(out_dir, "model")
-    hps = get_hparams_from_dir(model_dir)
-    model = build_model(hps)
-    model.load_state_dict(load_checkpoint_dict(os.path.join(model_dir, "ddi_G.pth"))["model"])
-    model.eval()
-    model.store_inverse()
-    mean_frame = training_mean_mel(hps.data, hps.data.training_files)
-    test_list = os.path.join(os.path.dirname(hps.data.training_files), "test.txt")
-    with torch.no_grad():
-        report = evaluate_filelist(model, hps, test_list, mean_frame, noise_scale=0.333)
-    return {"duration_error": report["duration_error"], "mel_ratio": report["mel_ratio"]}
+    return evaluate_checkpoint(model_dir, os.path.join(model_dir, "ddi_G.pth"))
 
 
 def section(summary: dict, untrained: dict, load: str, command: str) -> str:

@@ -25,6 +25,8 @@ the number of steps on the path (so it is a mean over matched frame pairs).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numba import njit
 from scipy.spatial.distance import cdist
@@ -143,3 +145,25 @@ def evaluate_filelist(model, hps, filelist: str, mean_frame, noise_scale: float 
                                              [it["real_frames"] for it in items]),
             "mel_ratio": model_error / baseline, "mel_error": model_error,
             "baseline_error": baseline, "items": items}
+
+
+def evaluate_checkpoint(model_dir: str, checkpoint: str, filelist: str | None = None,
+                        noise_scale: float = 0.333) -> dict:
+    """Both figures for ``checkpoint`` of a run (e.g. ``ddi_G.pth``: the untrained model)
+    on ``filelist`` (default: ``test.txt`` beside the run's training filelist)."""
+    import torch
+    from glow_tts.checkpoint import load_checkpoint_dict
+    from glow_tts.hparams import get_hparams_from_dir
+    from glow_tts.inference import build_model
+
+    hps = get_hparams_from_dir(model_dir)
+    model = build_model(hps)
+    model.load_state_dict(load_checkpoint_dict(checkpoint)["model"])
+    model.eval()
+    model.store_inverse()
+    mean_frame = training_mean_mel(hps.data, hps.data.training_files)
+    filelist = filelist or os.path.join(os.path.dirname(hps.data.training_files), "test.txt")
+    with torch.no_grad():
+        report = evaluate_filelist(model, hps, filelist, mean_frame, noise_scale=noise_scale)
+    return {"duration_error": report["duration_error"], "mel_ratio": report["mel_ratio"],
+            "mel_error": report["mel_error"], "baseline_error": report["baseline_error"]}
