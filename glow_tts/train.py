@@ -295,6 +295,15 @@ def gather_rng_states(run: Run) -> list:
     return states
 
 
+def load_weights(model, state_dict: dict, path: str) -> None:
+    """``model.load_state_dict`` with an error that names the file and the likely cause."""
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError as e:
+        raise TrainingError(f"{path} does not fit this model (was it trained with another "
+                            f"config: hidden_channels, n_blocks_dec, add_blank ...?):\n{e}") from None
+
+
 def checkpoint_paths(model_dir: str) -> list[str]:
     """``G_<step>.pth`` files, newest (highest step) first; temporary files are ignored."""
     found = []
@@ -371,6 +380,8 @@ def train_and_eval(rank: int, n_gpus: int, hps) -> dict:
         writer = SummaryWriter(log_dir=hps.model_dir)
         writer_eval = SummaryWriter(log_dir=os.path.join(hps.model_dir, "eval"))
 
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # before NCCL starts, so it binds to this GPU
     if world_size > 1:
         if device.type == "cpu":
             torch.set_num_threads(1)  # N processes on N cores: oversubscribing is ~5x slower
@@ -391,8 +402,6 @@ def _train_and_eval(rank, world_size, hps, device, logger, writer, writer_eval) 
     torch.manual_seed(hps.train.seed)
     np.random.seed(hps.train.seed)
     random.seed(hps.train.seed)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
 
     train_dataset = TextMelLoader(hps.data.training_files, hps.data)
     train_sampler, train_loader = build_train_loader(hps, train_dataset, rank, world_size)
@@ -430,13 +439,16 @@ def _train_and_eval(rank, world_size, hps, device, logger, writer, writer_eval) 
     ckpt_path, ckpt = load_newest_checkpoint(hps.model_dir, logger)
     rng_to_restore = None
     if ckpt is not None:
-        unwrap(generator).load_state_dict(ckpt["model"])
-        optimizer_g.load_state_dict(ckpt["optimizer"])
-        global_step = int(ckpt.get("global_step", 0))
-        epoch_str = int(ckpt.get("epoch", ckpt.get("iteration", 0)))
-        run.batches_done = int(ckpt.get("batches_done", 0))
+        load_weights(unwrap(generator), ckpt["model"], ckpt_path)
+        if ckpt.get("optimizer") is not None:
+            optimizer_g.load_state_dict(ckpt["optimizer"])
         n_batches = train_sampler.num_samples // hps.train.batch_size
-        if run.batches_done >= n_batches or "batches_done" not in ckpt:
+        epoch_str = int(ckpt.get("epoch", ckpt.get("iteration", 0)))
+        # The original's G_<epoch>.pth holds only the finished epoch ("iteration"); it
+        # counted global_step as epochs * batches per epoch, and so do we for such a file.
+        global_step = int(ckpt.get("global_step", epoch_str * n_batches))
+        run.batches_done = int(ckpt.get("batches_done", n_batches))
+        if run.batches_done >= n_batches:
             epoch_str, run.batches_done = epoch_str + 1, 0   # that epoch was finished
         if run.scaler is not None and ckpt.get("scaler"):
             run.scaler.load_state_dict(ckpt["scaler"])
@@ -453,7 +465,7 @@ def _train_and_eval(rank, world_size, hps, device, logger, writer, writer_eval) 
     else:
         ddi_path = os.path.join(hps.model_dir, "ddi_G.pth")
         if hps.train.ddi and os.path.isfile(ddi_path):
-            unwrap(generator).load_state_dict(load_checkpoint_dict(ddi_path)["model"])
+            load_weights(unwrap(generator), load_checkpoint_dict(ddi_path)["model"], ddi_path)
             if logger:
                 logger.info("no checkpoint in %s: starting from the data-dependent init %s",
                             hps.model_dir, ddi_path)
@@ -465,6 +477,14 @@ def _train_and_eval(rank, world_size, hps, device, logger, writer, writer_eval) 
         generator = DDP(generator, device_ids=[device.index] if device.type == "cuda" else None)
     if rng_to_restore is not None:
         set_rng_state(rng_to_restore, device)  # last: model building above drew from the RNG
+
+    if hps.train.max_steps and global_step >= hps.train.max_steps:
+        if logger:
+            logger.info("step %d already reached train.max_steps=%d: nothing to train "
+                        "(raise max_steps, with --force, to continue)", global_step,
+                        hps.train.max_steps)
+        return {"losses": [], "global_step": global_step, "epoch": epoch_str - 1, "seen": [],
+                "generator": unwrap(generator)}
 
     epoch = epoch_str
     for epoch in range(epoch_str, hps.train.epochs + 1):

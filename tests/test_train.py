@@ -81,6 +81,10 @@ def test_resume_without_config_change_and_after_epoch_end(filelists, tmp_path):
     hps.train.max_steps = 7
     second = train_and_eval(0, 1, hps)
     assert [s for s, *_ in second["losses"]] == [7] and second["epoch"] == 2
+    # Launching again at max_steps trains nothing and writes no new checkpoint.
+    third = train_and_eval(0, 1, hps)
+    assert third["losses"] == [] and third["global_step"] == 7
+    assert [os.path.basename(p) for p in checkpoint_paths(hps.model_dir)][0] == "G_7.pth"
 
 
 @pytest.mark.slow
