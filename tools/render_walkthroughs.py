@@ -483,7 +483,9 @@ def render_one(walkthrough: Walkthrough, quick: bool, timeout: int, package: str
                                  "display_name": "Python 3"}
     nbformat.write(nb, executed)
     stamp.write_text(digest + "\n")
-    log(f"  {walkthrough.slug}: done in {time.monotonic() - started:.1f} s")
+    seconds = time.monotonic() - started
+    (cache / f"{walkthrough.slug}.seconds").write_text(f"{seconds:.1f}\n")
+    log(f"  {walkthrough.slug}: done in {seconds:.1f} s")
     return True
 
 
@@ -536,10 +538,20 @@ def render_all(quick: bool, timeout: int = 900, only: list[str] | None = None,
 
         # fork: the children inherit this module as loaded (tools/ is not a package)
         context = multiprocessing.get_context("fork")
+        # Longest first (by the last run's time), so a long walkthrough does not start last
+        # and leave the other worker idle.
+        def last_seconds(walkthrough: Walkthrough) -> float:
+            record = cache_dir(quick) / f"{walkthrough.slug}.seconds"
+            try:
+                return float(record.read_text())
+            except (OSError, ValueError):
+                return 0.0
+
+        order = sorted(selected, key=last_seconds, reverse=True)
         with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
             futures = [pool.submit(_render_in_child, w, quick, timeout, package, force)
-                       for w in selected]
-            for future in futures:  # in reading order, so the first failure is reported
+                       for w in order]
+            for future in futures:  # the first failure (in submission order) is reported
                 slug, error = future.result()
                 if error is not None:
                     for other in futures:
