@@ -183,11 +183,12 @@ assert result["global_step"] == SNAPSHOTS[-1]
 # staircase along the diagonal: each token owns a run of frames, in order.
 
 # %%
-fig, axes = plt.subplots(1, len(snapshots), figsize=(3.4 * len(snapshots), 3.2), sharey=True)
-for ax, (step, (attn, distance)) in zip(axes, snapshots.items()):
+n_cols = 3 if len(snapshots) > 4 else len(snapshots)
+n_rows = -(-len(snapshots) // n_cols)
+fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 3.0 * n_rows + 0.4), squeeze=False)
+for ax, (step, (attn, distance)) in zip(axes.flat, snapshots.items()):
     ax.imshow(attn, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest")
-    ax.set(title=f"{step} 스텝 (대각선 거리 {distance:.2f})", xlabel="mel 프레임")
-axes[0].set_ylabel("토큰 (자모)")
+    ax.set(title=f"{step} 스텝 (대각선 거리 {distance:.3f})", xlabel="mel 프레임", ylabel="토큰 (자모)")
 fig.suptitle(f"테스트 문장의 정렬: {watch_text}")
 fig.tight_layout()
 plt.show()
