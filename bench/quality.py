@@ -57,8 +57,10 @@ def section(summary: dict, untrained: dict, load: str, command: str) -> str:
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. "
         f"Load average during the run: {load}.",
         f"Command: `{command}`. Config `{os.path.relpath(summary['config'])}`: "
-        f"{summary['parameters']:,} parameters, {summary['steps']} steps "
-        f"({summary['epochs']} epochs over {len(summary['samples'])} held-out + the training sentences).",
+        f"{summary['parameters']:,} parameters, {summary['steps']} steps of batch "
+        f"{summary.get('batch_size', '?')} ({summary['epochs']} epochs over "
+        f"{summary.get('n_train', '?')} training sentences); {len(summary['samples'])} "
+        f"held-out test sentences.",
         "",
         "| figure (held-out test sentences) | trained | untrained (DDI only) | target |",
         "|---|---|---|---|",
@@ -71,7 +73,8 @@ def section(summary: dict, untrained: dict, load: str, command: str) -> str:
         f"| demo wall-clock time | {t['total_s']:.0f} s ({ok(t['total_s'], TIME_TARGET_S)}) | | < 480 s |",
         "",
         f"Stages: corpus {t['corpus_s']:.0f} s, DDI {t['ddi_s']:.0f} s, training "
-        f"{t['train_s']:.0f} s, synthesis + figures {t['synthesis_s']:.0f} s.",
+        f"{t['train_s']:.0f} s, synthesis + figures {t['synthesis_s']:.0f} s; CPU time of "
+        f"the process (all threads) {t.get('cpu_s', float('nan')):.0f} s.",
         "Definitions are in `glow_tts/quality.py`; the baseline outputs the mean training "
         "frame for every frame (compared frame-wise). `tests/test_demo.py` checks a "
         "shortened run (`GLOW_TTS_QUICK=1`) against looser thresholds that the untrained "
@@ -105,7 +108,9 @@ def main() -> int:
         with open(os.path.join(out_dir, "summary.json"), encoding="utf-8") as f:
             summary = json.load(f)
         command = f"python -m glow_tts demo --out {out_dir}"
-        load = "not recorded (measured from a finished demo)"
+        la = summary.get("load_average")
+        load = (f"{la['start_1min']:.1f} at the start, {la['end_1min']:.1f} / {la['end_15min']:.1f} "
+                f"(1 / 15 min) at the end" if la else "not recorded")
     else:
         from glow_tts.demo import run_demo
         out_dir = args.out

@@ -122,6 +122,8 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override train.max_steps (default: the config's)")
     parser.add_argument("--quick", action="store_true",
                         help="short training, as GLOW_TTS_QUICK=1")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: all cores)")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

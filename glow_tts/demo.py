@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 
-QUICK_STEPS = 150  # train.max_steps under GLOW_TTS_QUICK=1
+QUICK_STEPS = 200  # train.max_steps under GLOW_TTS_QUICK=1
 
 
 def is_quick() -> bool:
@@ -78,7 +78,7 @@ def run_demo(out_dir: str = "out/demo", config: str | None = None, quick: bool |
     say = print if verbose else (lambda *a, **k: None)
     quick = is_quick() if quick is None else quick
     torch.set_num_threads(threads or os.cpu_count() or 1)
-    t_start = time.perf_counter()
+    t_start, cpu_start, load_start = time.perf_counter(), time.process_time(), os.getloadavg()
     timings = {}
 
     corpus_dir = os.path.join(out_dir, "corpus")
@@ -140,15 +140,20 @@ def run_demo(out_dir: str = "out/demo", config: str | None = None, quick: bool |
                       "baseline_error": round(item["baseline_error"], 4)})
     timings["synthesis_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t_start
+    timings["cpu_s"] = time.process_time() - cpu_start  # all threads of this process
 
     summary = {
         "config": config_path, "quick": quick, "steps": result["global_step"],
+        "batch_size": hps.train.batch_size,
         "epochs": result["epoch"], "parameters": n_params, "threads": torch.get_num_threads(),
         "final_train_loss": {"mle": result["losses"][-1][1], "duration": result["losses"][-1][2]}
         if result["losses"] else None,
         "duration_error": report["duration_error"], "mel_ratio": report["mel_ratio"],
         "mel_error": report["mel_error"], "baseline_error": report["baseline_error"],
         "timings": {k: round(v, 1) for k, v in timings.items()},
+        "load_average": {"start_1min": load_start[0], "end_1min": os.getloadavg()[0],
+                         "end_15min": os.getloadavg()[2]},
+        "n_train": corpus.counts["train"], "n_test": corpus.counts["test"],
         "out_dir": out_dir, "model_dir": model_dir, "samples": items,
     }
     with open(os.path.join(out_dir, "summary.json"), "w", encoding="utf-8") as f:
@@ -176,11 +181,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override train.max_steps (default: the config's)")
     parser.add_argument("--quick", action="store_true",
                         help=f"short training ({QUICK_STEPS} steps), as GLOW_TTS_QUICK=1")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: all cores)")
 
 
 def launch(args: argparse.Namespace) -> dict:
     return run_demo(args.out, config=args.config, quick=True if args.quick else None,
-                    max_steps=args.max_steps)
+                    max_steps=args.max_steps, threads=getattr(args, "threads", None))
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -16,10 +16,11 @@ import pytest
 
 from glow_tts import quality
 
-# Thresholds for the shortened run (see glow_tts.demo.QUICK_STEPS); the untrained model
-# scores about 0.8 and 1.3 on these.
-QUICK_DURATION_ERROR = 0.30
-QUICK_MEL_RATIO = 0.75
+# Thresholds for the shortened run (200 steps, see glow_tts.demo.QUICK_STEPS). Measured
+# here: after 100 steps 0.31 and 0.75, after 200 steps 0.10 and 0.37; the untrained model
+# (DDI only) 0.77 and 1.23.
+QUICK_DURATION_ERROR = 0.25
+QUICK_MEL_RATIO = 0.60
 
 
 # --- the metrics themselves -----------------------------------------------------------
