@@ -1,6 +1,16 @@
-"""Small tensor helpers shared by the model, the losses and the training loop."""
+"""Small tensor helpers shared by the model, the losses and the training loop.
+
+The original's ``commons.py`` too: ``intersperse``, the Noam-scheduled ``Adam``, masks and
+alignment paths, the flow's ``squeeze``/``unsqueeze``, the two losses and gradient clipping.
+"""
 
 from __future__ import annotations
+
+import math
+from typing import Iterable, Optional, Union
+
+import torch
+from torch.nn import functional as F
 
 
 def intersperse(seq: list, item) -> list:
@@ -14,8 +24,6 @@ def intersperse(seq: list, item) -> list:
 
 
 # --- Noam-scheduled Adam -------------------------------------------------------------
-# The imports sit here so this block can be read (and was appended) on its own.
-import torch  # noqa: E402
 
 
 class Adam:
@@ -115,12 +123,6 @@ class Adam:
 
 
 # --- Masks, alignment paths, squeezing, losses, gradient clipping --------------------
-# Appended as one block; it repeats the imports it needs so it reads on its own.
-import math  # noqa: E402
-from typing import Iterable, Optional, Union  # noqa: E402
-
-import torch  # noqa: E402,F811
-from torch.nn import functional as F  # noqa: E402
 
 
 def sequence_mask(length: torch.Tensor, max_length: Optional[int] = None) -> torch.Tensor:
