@@ -36,7 +36,6 @@
 # %%
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,13 +46,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from glow_tts.distributed import probe, read_reports
-
-
-def free_port() -> int:
-    """Ask the OS for a port nobody listens on (racy in general; fine for a demo)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from glow_tts.train import find_free_port as free_port  # asks the OS for an unused port
 
 
 def fresh_dir() -> str:
