@@ -78,11 +78,12 @@ STEPS = [
      [(T.train_and_eval, "if rank == 0:"), (T.train_and_eval, "get_logger("),
       (T.train_and_eval, "check_git_hash("), (T.train_and_eval, "SummaryWriter(log_dir=hps.model_dir)"),
       (T.train_and_eval, "SummaryWriter(log_dir=os.path.join(hps.model_dir, \"eval\"))")]),
+    (0, "torch.cuda.set_device(device)  (GPU만)",
+     ["torch.cuda.set_device"], [(T.train_and_eval, "torch.cuda.set_device(")]),
     (0, "dist.init_process_group(backend, 'env://',\nworld_size, rank)  (world_size > 1)",
      ["torch.distributed.init_process_group"], [(T.train_and_eval, "dist.init_process_group(")]),
-    (0, "torch.manual_seed(seed)\ntorch.cuda.set_device(device)  (GPU)",
-     ["torch.manual_seed", "torch.cuda.set_device"],
-     [(T._train_and_eval, "torch.manual_seed("), (T._train_and_eval, "torch.cuda.set_device(")]),
+    (0, "torch.manual_seed(seed)\n(모든 rank가 같은 seed: 같은 초기 가중치)",
+     ["torch.manual_seed"], [(T._train_and_eval, "torch.manual_seed(")]),
     # ② data and model
     (1, "TextMelLoader(training_files, hps.data)\n[i] -> (text [T_x], mel [80, T_y])",
      ["glow_tts.data_utils.TextMelLoader"], [(T._train_and_eval, "TextMelLoader(hps.data.training_files")]),
@@ -185,7 +186,7 @@ for start, end, text in ((sample_step, loop_batch, "다음 배치"), (last, loop
 
 for column, title in enumerate(COLUMN_TITLES):
     ax.text(column * COL_W, 0.85, title, ha="center", fontsize=12, weight="bold")
-ax.set_xlim(-COL_W / 2, 2 * COL_W + COL_W / 2 + 0.6)
+ax.set_xlim(-COL_W / 2, 2 * COL_W + COL_W / 2 + 1.4)
 ax.set_ylim(-max(rows) * ROW_H + 0.2, 1.3)
 ax.axis("off")
 ax.set_title("Glow-TTS train.py: 명령줄에서 체크포인트까지", fontsize=14)
@@ -272,6 +273,7 @@ assert "-c CONFIG" in help_text.getvalue() and "-m MODEL" in help_text.getvalue(
 # | `MASTER_PORT` | `'80000'` | a free port | 80000 is not a TCP port; torch 2.x rejects it (walkthrough 10) |
 # | backend | always `nccl` | `nccl` on GPU, `gloo` on CPU | NCCL is GPU-only |
 # | `init_process_group` | always | only when `world_size > 1` | one process needs no group |
+# | `set_device` | after `init_process_group` | before it (GPU only) | NCCL then binds each process to its own GPU |
 # | loading vs `DDP` | `DDP`, then load into it | load, then `DDP` | DDP copies rank 0's weights to the others when it wraps |
 # | resume | bare `except:`; step count lost | newest loadable `G_*.pth`, optimizer step, RNG | exact resume (walkthroughs 09, 11) |
 # | gen sample | train mode, autograd on, `batch_idx % log_interval` | eval mode, `inference_mode`, global step | walkthrough 12 |
