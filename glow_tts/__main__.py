@@ -123,7 +123,7 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="short training, as GLOW_TTS_QUICK=1")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: all cores)")
+                        help="torch threads (default: 1, fastest for this small model)")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
