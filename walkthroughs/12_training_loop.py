@@ -160,6 +160,8 @@ assert logdet.shape == (B,) and x_m.shape == (B, 80, x.shape[1])              # 
 assert attn.shape == (B, 1, x.shape[1], T_y) and logw.shape == logw_.shape == (B, 1, x.shape[1])
 assert torch.equal(attn.sum(dim=(2, 3)).squeeze(1), (y_lengths // 2 * 2).float())  # every frame used once
 assert all(p.grad is None or p.grad.abs().max() <= hps.train.grad_clip for p in generator.parameters())
+norm_after = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in generator.parameters() if p.grad is not None]))
+assert grad_norm >= norm_after                       # the returned norm is the one before clipping
 assert torch.isfinite(loss_g) and optimizer_g.step_num == 2
 
 # %% [markdown]
