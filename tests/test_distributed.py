@@ -143,9 +143,8 @@ def test_one_rank_failing_ends_the_job_with_its_traceback(filelists, tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(os.path.dirname(os.path.dirname(filelists["train"])), corpus)
     train_list = corpus / "filelists" / "train.txt"
-    hps = deterministic_hparams(str(tmp_path / "run"), filelists,
-                                data={"training_files": str(train_list),
-                                      "validation_files": str(corpus / "filelists" / "val.txt")})
+    copied = {"train": str(train_list), "val": str(corpus / "filelists" / "val.txt")}
+    hps = deterministic_hparams(str(tmp_path / "run"), copied)
     dataset = TextMelLoader(hps.data.training_files, hps.data)
     sampler = ResumableDistributedSampler(dataset, num_replicas=WORLD, rank=1, shuffle=True,
                                           seed=hps.train.seed)
