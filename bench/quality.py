@@ -75,6 +75,10 @@ def section(summary: dict, untrained: dict, load: str, command: str) -> str:
         f"Stages: corpus {t['corpus_s']:.0f} s, DDI {t['ddi_s']:.0f} s, training "
         f"{t['train_s']:.0f} s, synthesis + figures {t['synthesis_s']:.0f} s; CPU time of "
         f"the process (all threads) {t.get('cpu_s', float('nan')):.0f} s.",
+        "The wall-clock time is measured inside `run_demo` (Python start-up and imports, a "
+        "few seconds, come on top). The demo trains on one thread by default: on this "
+        "shared machine, with 2 threads, 400 steps took 647 s instead of about 200 s "
+        "(the threads wait on each other while other jobs hold the cores).",
         "Definitions are in `glow_tts/quality.py`; the baseline outputs the mean training "
         "frame for every frame (compared frame-wise). `tests/test_demo.py` checks a "
         "shortened run (`GLOW_TTS_QUICK=1`) against looser thresholds that the untrained "
