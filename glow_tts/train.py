@@ -107,7 +107,14 @@ def launch(args: argparse.Namespace) -> dict | None:
         else:
             hps = get_hparams_from_file(args.config)
             hps.model_dir = model_dir_of(args.model)
-        return train_and_eval(rank, world_size, hps)
+        try:
+            return train_and_eval(rank, world_size, hps)
+        except BaseException as e:
+            # torchrun's failure report shows a rank's traceback only if the rank wrote it
+            # to the error file torchrun names (TORCHELASTIC_ERROR_FILE); do that, then fail.
+            from torch.distributed.elastic.multiprocessing.errors import ErrorHandler
+            ErrorHandler().record_exception(e)
+            raise
 
     hps = get_hparams(args=["-c", args.config, "-m", args.model] + (["--force"] if args.force else []))
 

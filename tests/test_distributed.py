@@ -9,6 +9,7 @@ batches (DDP averages the gradients the same way).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -136,7 +137,8 @@ def test_torchrun_two_ranks_match_one_process(filelists, tmp_path):
     check_ranks(str(tmp_path), hps)
 
 
-def test_one_rank_failing_ends_the_job_with_its_traceback(filelists, tmp_path):
+@pytest.mark.parametrize("launcher", ["mp.spawn", "torchrun"])
+def test_one_rank_failing_ends_the_job_with_its_traceback(filelists, tmp_path, launcher):
     """Rank 1's first batch holds a silent (unusable) recording: rank 1 raises while rank 0
     waits in the gradient all-reduce. The job must end, non-zero, with rank 1's error."""
     import shutil
@@ -156,12 +158,21 @@ def test_one_rank_failing_ends_the_job_with_its_traceback(filelists, tmp_path):
 
     config = write_config(hps, str(tmp_path / "config.json"))
     start = time.time()
-    proc = subprocess.run([sys.executable, "-m", "glow_tts", "train", "-c", config,
-                           "-m", hps.model_dir, "--nprocs", "2"],
-                          capture_output=True, text=True, timeout=120)
+    train_args = ["-m", "glow_tts", "train", "-c", config, "-m", hps.model_dir]
+    if launcher == "mp.spawn":
+        command = [sys.executable, *train_args, "--nprocs", "2"]
+    else:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                   f"--nproc_per_node={WORLD}", *train_args]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=120)
     elapsed = time.time() - start
     assert proc.returncode != 0
     assert elapsed < 60, f"took {elapsed:.0f} s"
-    assert "process 1 terminated" in proc.stderr.lower()
+    if launcher == "mp.spawn":
+        assert "process 1 terminated" in proc.stderr.lower()
+    else:  # torchrun's report names the failed rank as the root cause, with its traceback
+        root_cause = proc.stderr.split("Root Cause")[-1]
+        assert re.search(r"rank\s*:\s*1 \(local_rank: 1\)", root_cause), proc.stderr[-3000:]
+        assert "Traceback" in root_cause and "all silence" in root_cause
     assert "Traceback" in proc.stderr and "all silence" in proc.stderr
     assert os.path.basename(victim) in proc.stderr
