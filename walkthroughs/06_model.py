@@ -83,13 +83,15 @@ del big
 # %% [markdown]
 # ## One training forward pass, tensor by tensor
 #
-# The rest of this walkthrough uses `configs/tiny.json` (64 channels, 6 flow blocks), which
+# The rest of this walkthrough uses `configs/tiny.json` (64 channels, fewer flow blocks), which
 # has the same structure and runs in milliseconds. A batch of four utterances from the
 # embedded corpus goes through `forward(x, x_lengths, y, y_lengths)`; the return value is
 # the original's nested tuple.
 
 # %%
 hps = get_hparams_from_file("../configs/tiny.json")
+print(f"tiny.json: {hps.model.hidden_channels} channels, {hps.model.n_blocks_dec} flow blocks")
+assert hps.model.hidden_channels == 64 and hps.model.n_blocks_dec < 12
 corpus = build_corpus(tempfile.mkdtemp(prefix="glow_tts_06_"), limit=12, progress=False)
 dataset = TextMelLoader(corpus.filelists["train"], hps.data)
 x, x_lengths, y, y_lengths = TextMelCollate(1)([dataset[i] for i in range(4)])
