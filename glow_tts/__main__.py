@@ -62,8 +62,9 @@ def cmd_prepare_kss(args: argparse.Namespace) -> int:
 
 
 # --- init, train, synthesize, demo ---------------------------------------------------
-# The same options as `python -m glow_tts.init/train/inference/demo` (each module has its
-# own `add_arguments`); repeated here so that `--help` does not import torch.
+# The single definition of these commands' options: `python -m glow_tts.init/train/
+# inference/demo` use them too (each module's `add_arguments` calls the one here), and
+# defining them here keeps `--help` from importing torch.
 
 def add_init_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", default="configs/base.json", help="JSON config file")

@@ -180,16 +180,11 @@ def run_demo(out_dir: str = "out/demo", config: str | None = None, quick: bool |
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``demo`` command's options."""
-    parser.add_argument("--out", default="out/demo", metavar="DIR", help="output folder")
-    parser.add_argument("-c", "--config", default=None,
-                        help="config (default: configs/tiny.json of this checkout)")
-    parser.add_argument("--max-steps", type=int, default=None,
-                        help="override train.max_steps (default: the config's)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"short training ({QUICK_STEPS} steps), as GLOW_TTS_QUICK=1")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: 1, fastest for this small model)")
+    """The ``demo`` command's options. Defined once, in ``glow_tts.__main__``, which keeps them free of
+    torch imports so that ``python -m glow_tts --help`` stays instant."""
+    from glow_tts.__main__ import add_demo_arguments
+
+    add_demo_arguments(parser)
 
 
 def launch(args: argparse.Namespace) -> dict:

@@ -118,18 +118,11 @@ def read_lines(path: str) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``synthesize`` command's options."""
-    parser.add_argument("text", nargs="?", help="a sentence (or use --file)")
-    parser.add_argument("--file", help="a UTF-8 file with one sentence per line")
-    parser.add_argument("-m", "--model", help="run directory (newest G_*.pth and config.json)")
-    parser.add_argument("--checkpoint", help="a checkpoint file (default: newest in -m)")
-    parser.add_argument("-c", "--config", help="config file (default: the run's config.json)")
-    parser.add_argument("--out", default="out/synth", help="output folder for the WAVs")
-    parser.add_argument("--noise-scale", type=float, default=0.667,
-                        help="standard deviations of prior noise (0: deterministic)")
-    parser.add_argument("--length-scale", type=float, default=1.0,
-                        help="duration multiplier (>1 slower)")
-    parser.add_argument("--seed", type=int, default=0, help="noise seed")
+    """The ``synthesize`` command's options. Defined once, in ``glow_tts.__main__``, which keeps them free of
+    torch imports so that ``python -m glow_tts --help`` stays instant."""
+    from glow_tts.__main__ import add_synthesize_arguments
+
+    add_synthesize_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,11 +71,11 @@ def run_ddi(hps, logger=None) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``init`` command's options."""
-    parser.add_argument("-c", "--config", default="configs/base.json", help="JSON config file")
-    parser.add_argument("-m", "--model", required=True, help="run name (./logs/NAME) or directory")
-    parser.add_argument("--force", action="store_true",
-                        help="overwrite model_dir/config.json when it differs from -c")
+    """The ``init`` command's options. Defined once, in ``glow_tts.__main__``, which keeps them free of
+    torch imports so that ``python -m glow_tts --help`` stays instant."""
+    from glow_tts.__main__ import add_init_arguments
+
+    add_init_arguments(parser)
 
 
 def launch(args: argparse.Namespace) -> str:

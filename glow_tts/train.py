@@ -73,15 +73,11 @@ class TrainingError(RuntimeError):
 # ----------------------------------------------------------------------------------------
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``train`` command's options (shared by ``python -m glow_tts train`` and this module)."""
-    parser.add_argument("-c", "--config", default="configs/base.json", help="JSON config file")
-    parser.add_argument("-m", "--model", required=True, help="run name (./logs/NAME) or directory")
-    parser.add_argument("--nprocs", type=int, default=None,
-                        help="processes on this machine (default: one per GPU, or 1 on CPU)")
-    parser.add_argument("--master-port", type=int, default=None,
-                        help="rendezvous port for --nprocs > 1 (default: a free one)")
-    parser.add_argument("--force", action="store_true",
-                        help="overwrite model_dir/config.json when it differs from -c")
+    """The ``train`` command's options. Defined once, in ``glow_tts.__main__``, which keeps them free of
+    torch imports so that ``python -m glow_tts --help`` stays instant."""
+    from glow_tts.__main__ import add_train_arguments
+
+    add_train_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> dict | None:
