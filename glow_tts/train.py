@@ -34,14 +34,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import errno
 import glob
-import logging
 import os
 import random
 import re
 import socket
-import sys
 import warnings
 
 import numpy as np
@@ -368,7 +365,6 @@ def train_and_eval(rank: int, n_gpus: int, hps) -> dict:
     (dataset indices this rank trained on, in order), "generator"}`` for callers in the
     same process (tests, the demo).
     """
-    global global_step
     world_size = n_gpus
     local_rank = int(os.environ.get("LOCAL_RANK", rank))
     use_cuda = hps.train.use_cuda and torch.cuda.is_available()

@@ -6,7 +6,6 @@ embedded corpus, on one CPU thread with num_workers 0.
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import socket

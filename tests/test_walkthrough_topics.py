@@ -60,7 +60,7 @@ def test_every_topic_is_covered():
         for topic in covers_of(path):
             covered.setdefault(topic, []).append(path.name)
     unknown = sorted(set(covered) - set(topics))
-    assert not unknown, f"walkthroughs claim topics that TOPICS.md does not define: " + ", ".join(
+    assert not unknown, "walkthroughs claim topics that TOPICS.md does not define: " + ", ".join(
         f"{t} ({', '.join(covered[t])})" for t in unknown)
     missing = [t for t in topics if t not in covered]
     assert not missing, (f"topics of {TOPICS_MD} that no walkthrough covers: {', '.join(missing)}; "
