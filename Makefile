@@ -32,7 +32,7 @@ notebooks: $(STAMP)
 lab: $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-lab.txt
 	mkdir -p build/lab-settings && cp -rn tools/jupyterlab/user-settings/. build/lab-settings/
-	cd walkthroughs && JUPYTERLAB_SETTINGS_DIR=../build/lab-settings ../$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser
+	cd walkthroughs && JUPYTERLAB_SETTINGS_DIR=../build/lab-settings ../$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 serve:
 	$(PY) -m http.server --bind 127.0.0.1 --directory site 8000
