@@ -24,9 +24,8 @@ import statistics
 import sys
 import time
 
-# Idle OpenMP threads sleep instead of spinning (see bench/inference.py); set before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
+# OpenMP's wait policy is the library default unless OMP_WAIT_POLICY is exported (see
+# bench/inference.py for when PASSIVE is the better choice); the header prints it.
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

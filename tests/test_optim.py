@@ -43,7 +43,10 @@ def test_matches_torch_adam_with_lambdalr_bit_for_bit(scheduler):
     train(ours, opt, data)
 
     ref = small_model()
-    ref_opt = torch.optim.Adam(ref.parameters(), lr=lr0, betas=(0.9, 0.98), eps=1e-9)
+    # Our Adam takes torch's fused kernel on the CPU; the reference must too, or the last
+    # bit of rounding differs (test_unfused_matches_plain_torch_adam covers the other path).
+    assert opt.fused
+    ref_opt = torch.optim.Adam(ref.parameters(), lr=lr0, betas=(0.9, 0.98), eps=1e-9, fused=True)
     if scheduler == "noam":
         factor = lambda epoch: noam_factor(epoch + 1, d, w)  # LambdaLR counts from 0
     else:
@@ -115,3 +118,34 @@ def test_loads_the_originals_bare_adam_state_and_recovers_the_step():
     assert opt.get_lr() == opt.lr_at(8)
     with pytest.raises(ValueError, match="neither"):
         opt.load_state_dict({"foo": 1})
+
+
+def test_unfused_matches_plain_torch_adam_bit_for_bit():
+    """fused=False is the loop version: equal to torch's default Adam at a constant rate."""
+    data = batches(50)
+    ours = small_model()
+    opt = Adam(ours.parameters(), "constant", 16, lr=1e-3, fused=False)
+    train(ours, opt, data)
+    ref = small_model()
+    train(ref, torch.optim.Adam(ref.parameters(), lr=1e-3, betas=(0.9, 0.98), eps=1e-9), data)
+    for a, b in zip(ours.parameters(), ref.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_fused_choice_survives_loading_an_unfused_state():
+    """The original's checkpoints carry 'fused': None; resuming keeps our kernel choice."""
+    model = small_model()
+    inner = torch.optim.Adam(model.parameters(), lr=1e-3)
+    train(model, inner, batches(3))
+    assert inner.state_dict()["param_groups"][0]["fused"] in (None, False)
+    opt = Adam(model.parameters(), "noam", 16, warmup_steps=10)
+    opt.load_state_dict(inner.state_dict())
+    assert opt.fused and opt._optim.param_groups[0]["fused"] is True
+    train(model, opt, batches(2))   # and the fused kernel runs on the loaded moments
+
+
+def test_fused_is_chosen_only_for_supported_tensors():
+    assert Adam([torch.nn.Parameter(torch.zeros(2))], "noam", 4).fused
+    assert Adam([{"params": [torch.nn.Parameter(torch.zeros(2))]}], "noam", 4).fused
+    meta = torch.nn.Parameter(torch.zeros(2, device="meta"))
+    assert not Adam([meta], "noam", 4).fused

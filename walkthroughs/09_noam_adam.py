@@ -100,6 +100,12 @@ plt.show()
 # function with the number of scheduler steps taken so far, starting at 0, so the
 # function shifts by one. Two hundred updates of a small model with the same gradients
 # give bit-identical parameters.
+#
+# One detail of ours: on the CPU and CUDA, `commons.Adam` asks torch for its *fused* Adam
+# (`fused=True`), one kernel that updates every parameter in a single pass. On this
+# project's CPU that cuts the base model's optimizer step from about 47 ms to 20 ms. The
+# formula is Adam's; only the last bit of rounding can differ from the default loop, so
+# the twin below uses the fused kernel as well.
 
 # %%
 torch.manual_seed(0)
@@ -108,7 +114,8 @@ twin = copy.deepcopy(model)
 d_small, w_small = 16, 50
 
 ours = commons.Adam(model.parameters(), "noam", dim_model=d_small, warmup_steps=w_small)
-torch_adam = torch.optim.Adam(twin.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9)
+assert ours.fused
+torch_adam = torch.optim.Adam(twin.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9, fused=True)
 noam = torch.optim.lr_scheduler.LambdaLR(
     torch_adam, lambda k: d_small ** -0.5 * min((k + 1) ** -0.5, (k + 1) * w_small ** -1.5))
 
