@@ -243,7 +243,9 @@ plt.show()
 # (`p_dropout` 0.1 in the encoder, 0.5 in the prenet, `p_dropout_dec` in the flow): in
 # training mode it zeroes random activations and scales the rest by $1/(1-p)$; in
 # evaluation mode it does nothing. (There is no batch norm here, the other common such
-# layer; `LayerNorm` behaves the same in both modes.)
+# layer; `LayerNorm` behaves the same in both modes.) Each dropout layer here is a
+# `modules.Dropout`, an `nn.Dropout` that draws masks of the same distribution from
+# fewer random numbers on the CPU (see the "What changed" chapter); it reads the same flag.
 #
 # The notes (§1.2.4.3) say exactly this much: that `train()` comes from the
 # `torch.nn` base class. What it does *not* do is equally worth knowing: `eval()` does not
@@ -257,6 +259,7 @@ assert model.training and all(m.training for m in model.modules())
 dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
 print(len(dropouts), "dropout layers, p =", sorted({m.p for m in dropouts}))
 assert any(m.p > 0 for m in dropouts)
+assert all(isinstance(m, modules.Dropout) for m in dropouts)
 
 # %%
 def encoder_means(model):
