@@ -21,9 +21,18 @@ TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE",
                       "MASTER_ADDR", "MASTER_PORT", "GROUP_RANK")
 
 
-def default_backend() -> str:
-    """NCCL when CUDA and NCCL are there (GPU tensors), gloo otherwise (CPU tensors)."""
-    return "nccl" if torch.cuda.is_available() and dist.is_nccl_available() else "gloo"
+def default_backend(device: torch.device | None = None) -> str:
+    """The process-group backend for tensors on ``device``: NCCL for CUDA tensors when
+    NCCL is built in, gloo otherwise (CPU tensors, or a build without NCCL).
+
+    ``device=None`` means "CUDA if this machine has it". ``train.py`` passes the device it
+    trains on, which is the CPU when the config says ``use_cuda: false`` even on a GPU machine.
+    """
+    if device is None:
+        uses_cuda = torch.cuda.is_available()
+    else:
+        uses_cuda = torch.device(device).type == "cuda"
+    return "nccl" if uses_cuda and dist.is_nccl_available() else "gloo"
 
 
 def probe(rank: int, world_size: int, init_method: str, report_dir: str,

@@ -52,6 +52,7 @@ from torch.utils.data.distributed import DistributedSampler
 from glow_tts import commons, utils
 from glow_tts.checkpoint import load_checkpoint_dict, save_checkpoint
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
+from glow_tts.distributed import default_backend
 from glow_tts.hparams import ConfigError, get_hparams, get_hparams_from_file
 from glow_tts.models import FlowGenerator
 from glow_tts.text.symbols import symbols
@@ -384,7 +385,7 @@ def train_and_eval(rank: int, n_gpus: int, hps) -> dict:
     if world_size > 1:
         if device.type == "cpu":
             torch.set_num_threads(1)  # N processes on N cores: oversubscribing is ~5x slower
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo", init_method="env://",
+        dist.init_process_group(backend=default_backend(device), init_method="env://",
                                 world_size=world_size, rank=rank)
     try:
         return _train_and_eval(rank, world_size, hps, device, logger, writer, writer_eval)

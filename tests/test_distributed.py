@@ -176,3 +176,18 @@ def test_one_rank_failing_ends_the_job_with_its_traceback(filelists, tmp_path, l
         assert "Traceback" in root_cause and "all silence" in root_cause
     assert "Traceback" in proc.stderr and "all silence" in proc.stderr
     assert os.path.basename(victim) in proc.stderr
+
+
+def test_backend_follows_the_training_device(monkeypatch):
+    """CPU tensors need gloo even on a GPU machine (config use_cuda false); CUDA tensors NCCL."""
+    from glow_tts import distributed
+    monkeypatch.setattr(distributed.dist, "is_nccl_available", lambda: True)
+    monkeypatch.setattr(distributed.torch.cuda, "is_available", lambda: True)
+    assert distributed.default_backend(torch.device("cpu")) == "gloo"
+    assert distributed.default_backend(torch.device("cuda", 0)) == "nccl"
+    assert distributed.default_backend("cuda") == "nccl"
+    assert distributed.default_backend() == "nccl"
+    monkeypatch.setattr(distributed.dist, "is_nccl_available", lambda: False)
+    assert distributed.default_backend(torch.device("cuda", 0)) == "gloo"
+    monkeypatch.setattr(distributed.torch.cuda, "is_available", lambda: False)
+    assert distributed.default_backend() == "gloo"
