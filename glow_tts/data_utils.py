@@ -32,6 +32,15 @@ the key hashes the file's absolute path, size and modification time, the mel set
 never read (old entries are simply left behind). With ``add_noise`` on, the cache is not
 used: the original draws fresh noise into the *waveform* every time an utterance is loaded,
 and a cached mel would freeze one draw, so caching would change training.
+
+Noise streams (``set_epoch``): the original draws the noise from whichever random generator
+the process loading the item has, so it depends on which DataLoader worker loads an item
+and on what that worker loaded before. The training loop here calls
+``dataset.set_epoch(epoch, seed)``; from then on the noise of item ``i`` is drawn from a
+generator seeded with ``(seed, epoch, i)`` alone. The same item gets the same noise in the
+same epoch with 0, 2 or 8 workers, and a run resumed in the middle of an epoch adds exactly
+the noise the uninterrupted run would have. Without ``set_epoch`` (a loader used outside
+training) the noise comes from torch's global generator, as in the original.
 """
 
 from __future__ import annotations
@@ -178,6 +187,8 @@ class TextMelLoader(torch.utils.data.Dataset):
         self.add_blank = _data_option(hparams, "add_blank")  # the original: getattr(..., False)
         self.mel_cache_dir = _data_option(hparams, "mel_cache_dir")
         self.stft = MelSpectrogram.from_hparams(hparams)
+        self.noise_seed: int | None = None   # set_epoch: per-item noise streams
+        self.noise_epoch = 0
 
         entries = parse_filelist(audiopaths_and_text)
         self._check_files_exist(entries)
@@ -239,14 +250,19 @@ class TextMelLoader(torch.utils.data.Dataset):
 
     # -- the original's methods ------------------------------------------------------------
 
-    def get_mel_text_pair(self, audiopath_and_text: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def get_mel_text_pair(self, audiopath_and_text: list[str],
+                          noise_generator: torch.Generator | None = None
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
         audiopath, text = audiopath_and_text[0], audiopath_and_text[1]
         text = self.get_text(text)
-        mel = self.get_mel(audiopath)
+        mel = self.get_mel(audiopath, noise_generator)
         return (text, mel)
 
-    def get_mel(self, filename: str) -> torch.Tensor:
-        """Log-mel ``[n_mel, T_y]`` of an audio file (or a saved mel with ``load_mel_from_disk``)."""
+    def get_mel(self, filename: str, noise_generator: torch.Generator | None = None) -> torch.Tensor:
+        """Log-mel ``[n_mel, T_y]`` of an audio file (or a saved mel with ``load_mel_from_disk``).
+
+        ``noise_generator`` draws the ``add_noise`` noise (torch's global generator if None).
+        """
         if self.load_mel_from_disk:
             mel = load_saved_mel(filename).float()
             if mel.size(0) != self.stft.n_mel_channels:
@@ -262,7 +278,7 @@ class TextMelLoader(torch.utils.data.Dataset):
             # makes digital silence (exact zeros) differ between epochs instead of sitting
             # exactly on the ln(1e-5) floor. Its mean 0.5 is a small DC offset, so it is the
             # lowest mel band of silent frames that moves most (to about -9.6).
-            audio = audio + torch.rand_like(audio)
+            audio = audio + torch.rand(audio.shape, generator=noise_generator, dtype=audio.dtype)
         audio_norm = audio / self.max_wav_value
         with torch.no_grad():
             melspec = self.stft(audio_norm)  # [n_mel, T_y]
@@ -281,7 +297,24 @@ class TextMelLoader(torch.utils.data.Dataset):
         return torch.IntTensor(text_norm)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.get_mel_text_pair(self.audiopaths_and_text[index])
+        return self.get_mel_text_pair(self.audiopaths_and_text[index], self._noise_generator(index))
+
+    def set_epoch(self, epoch: int, seed: int) -> None:
+        """Draw the ``add_noise`` noise of item ``i`` from a generator seeded by ``(seed, epoch, i)``.
+
+        Call it before each epoch's loader iterator is created: DataLoader workers that are
+        not persistent receive a copy of the dataset, with these values, when it is.
+        """
+        self.noise_seed, self.noise_epoch = int(seed), int(epoch)
+
+    def _noise_generator(self, index: int) -> torch.Generator | None:
+        if not self.add_noise or self.noise_seed is None or self.load_mel_from_disk:
+            return None
+        # SeedSequence mixes the three numbers into one well-spread 64-bit seed, so
+        # neighbouring items and epochs get unrelated streams.
+        seed = np.random.SeedSequence([self.noise_seed, self.noise_epoch, index]).generate_state(
+            1, np.uint64)[0]
+        return torch.Generator().manual_seed(int(seed))
 
     def __len__(self) -> int:
         return len(self.audiopaths_and_text)

@@ -510,6 +510,7 @@ def train(rank, epoch, hps, generator, optimizer_g, train_loader, logger, writer
     global global_step
     sampler = train_loader.sampler
     sampler.set_epoch(epoch)                 # the shuffle order of this epoch: seed + epoch
+    train_loader.dataset.set_epoch(epoch, hps.train.seed)   # add_noise: per-item streams
     sampler.skip = run.batches_done * hps.train.batch_size
     train_loader.generator.manual_seed(hps.train.seed + epoch)
     n_batches = sampler.num_samples // hps.train.batch_size

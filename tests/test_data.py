@@ -284,6 +284,33 @@ def test_add_noise_changes_the_mel_slightly(tmp_path):
     assert (noisy1[:, tone][loud] - clean[:, tone][loud]).abs().max() < 1e-2
 
 
+def test_set_epoch_makes_the_noise_a_function_of_seed_epoch_and_item(tmp_path):
+    """After set_epoch, item i's noise depends on (seed, epoch, i) only, not on the global RNG."""
+    x = np.zeros(SR // 2, np.int16)                       # mostly silence: the noise shows
+    x[-2000:] = (3000 * np.sin(2 * np.pi * 300 * np.arange(2000) / SR)).astype(np.int16)
+    for name in ("a", "b"):
+        sf.write(tmp_path / f"{name}.wav", x, SR, subtype="PCM_16")
+    (tmp_path / "list.txt").write_text("a.wav|안녕.\nb.wav|안녕.\n", encoding="utf-8")
+    loader = TextMelLoader(str(tmp_path / "list.txt"), data_hparams(add_noise=True))
+    loader.set_epoch(3, seed=1234)
+    torch.manual_seed(0)
+    first = [loader[i][1] for i in range(2)]
+    global_state = torch.get_rng_state()
+    torch.manual_seed(99)                                 # the global generator is not used
+    again = [loader[i][1] for i in (1, 0)]                # nor is the order of loading
+    assert torch.equal(again[1], first[0]) and torch.equal(again[0], first[1])
+    torch.manual_seed(0)
+    loader[0]
+    assert torch.equal(torch.get_rng_state(), global_state)   # ... it drew nothing from it
+    assert not torch.equal(first[0], first[1])           # two items (same audio): two streams
+    loader.set_epoch(4, seed=1234)
+    assert not torch.equal(loader[0][1], first[0])        # next epoch: new noise
+    loader.set_epoch(3, seed=1)
+    assert not torch.equal(loader[0][1], first[0])        # another seed: new noise
+    loader.set_epoch(3, seed=1234)
+    assert torch.equal(loader[0][1], first[0])
+
+
 def test_load_mel_from_disk(tmp_path):
     mel = torch.randn(80, 120)
     np.save(tmp_path / "a.npy", mel.numpy())

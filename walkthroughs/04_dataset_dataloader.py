@@ -332,13 +332,37 @@ assert torch.utils.data.get_worker_info() is None  # this cell runs in the main 
 # **Worker seeding.** Each worker gets its own seed, `base_seed + worker_id`, where the
 # loader draws `base_seed` from the main process's generator at the start of each epoch.
 # PyTorch seeds `torch` and Python's `random` with it in every worker, and NumPy with a
-# value derived from it. That matters here: `add_noise` draws `torch.rand_like` noise
-# inside `__getitem__`, and two workers with the same seed would add identical noise.
+# value derived from it. That matters here: `add_noise` draws fresh noise inside
+# `__getitem__` from whatever generator the loading process has, and two workers with the
+# same seed would add identical noise.
 
 # %%
 seeds = {s["worker"]: s["seed"] for s in multi}
 assert sorted(seeds) == [0, 1]
 assert seeds[1] == seeds[0] + 1
+
+# %% [markdown]
+# Per-worker seeds still leave the noise a function of *who* loads an item and *what it
+# loaded before*: with 2 workers instead of 0, or after resuming half-way through an epoch,
+# the same utterance gets different noise. Our training loop therefore calls
+# `train_dataset.set_epoch(epoch, seed)` before each epoch; from then on item `i` draws its
+# noise from a generator seeded with `(seed, epoch, i)` alone. Below, the same three items
+# loaded in the main process and by two workers get bit-identical mels, and the next epoch
+# gets new noise.
+
+# %%
+def mels(num_workers, indices=(0, 1, 2)):
+    loader = DataLoader(torch.utils.data.Subset(train_dataset, indices), batch_size=1,
+                        num_workers=num_workers, collate_fn=lambda samples: samples[0][1],
+                        multiprocessing_context="fork" if num_workers else None)
+    return list(loader)
+
+
+train_dataset.set_epoch(5, seed=1234)
+in_main, in_workers = mels(0), mels(2)
+assert all(torch.equal(a, b) for a, b in zip(in_main, in_workers))
+train_dataset.set_epoch(6, seed=1234)
+assert not torch.equal(mels(0)[0], in_main[0])   # a new epoch, new noise
 
 # %% [markdown]
 # **Debugging.** With workers, an exception in `__getitem__` happens in another process.
