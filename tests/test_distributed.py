@@ -191,3 +191,40 @@ def test_backend_follows_the_training_device(monkeypatch):
     assert distributed.default_backend(torch.device("cuda", 0)) == "gloo"
     monkeypatch.setattr(distributed.torch.cuda, "is_available", lambda: False)
     assert distributed.default_backend() == "gloo"
+
+
+@pytest.mark.slow
+def test_a_port_taken_after_it_was_picked_is_retried_with_another(monkeypatch, tmp_path):
+    """The race spawn_with_free_port guards against: find_free_port returns a port that some
+    other program binds before the rendezvous does. The first spawn fails with 'address
+    already in use', the second, on a fresh port, succeeds; with no attempts left it raises."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    from glow_tts import train as train_module
+    from train_fixtures import rendezvous_rank
+
+    monkeypatch.delenv("MASTER_PORT", raising=False)
+    real_find_free_port = train_module.find_free_port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other_program:
+        other_program.bind(("0.0.0.0", 0))
+        other_program.listen()
+        taken = other_program.getsockname()[1]
+        handed_out = []
+
+        def first_taken_then_free(host="127.0.0.1"):
+            handed_out.append(taken if not handed_out else real_find_free_port(host))
+            return handed_out[-1]
+
+        monkeypatch.setattr(train_module, "find_free_port", first_taken_then_free)
+        spawn_with_free_port(rendezvous_rank, nprocs=2, args=(2, str(tmp_path)))
+        assert len(handed_out) == 2 and handed_out[0] == taken
+        used = {int((tmp_path / f"rank{r}.port").read_text()) for r in range(2)}
+        assert used == {handed_out[1]}
+        assert "MASTER_PORT" not in os.environ          # the environment is left as it was
+
+        # Out of attempts: the error of the last try reaches the caller.
+        monkeypatch.setattr(train_module, "find_free_port", lambda host="127.0.0.1": taken)
+        with pytest.raises(mp.ProcessRaisedException, match="(?i)address already in use"):
+            spawn_with_free_port(rendezvous_rank, nprocs=2, args=(2, str(tmp_path)), attempts=2)

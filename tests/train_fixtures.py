@@ -73,3 +73,17 @@ def save_rank_result(result: dict, rank: int, out_dir: str) -> None:
     state = {k: v.detach().clone() for k, v in result["generator"].state_dict().items()}
     torch.save({"params": state, "seen": list(result["seen"]), "losses": result["losses"]},
                os.path.join(out_dir, f"rank{rank}.pt"))
+
+
+def rendezvous_rank(rank: int, world_size: int, out_dir: str) -> None:
+    """``mp.spawn`` target: join a gloo process group on MASTER_PORT, all-reduce, record the port."""
+    import torch.distributed as dist
+    dist.init_process_group("gloo", init_method="env://", world_size=world_size, rank=rank)
+    try:
+        total = torch.tensor([rank + 1.0])
+        dist.all_reduce(total)
+        assert total.item() == world_size * (world_size + 1) / 2
+        with open(os.path.join(out_dir, f"rank{rank}.port"), "w") as f:
+            f.write(os.environ["MASTER_PORT"])
+    finally:
+        dist.destroy_process_group()
