@@ -126,12 +126,24 @@ def load_wav_to_torch(full_path: str, sampling_rate: int | None = None) -> tuple
     return torch.from_numpy(data) * MAX_WAV_VALUE, rate
 
 
+def float_to_int16(samples: np.ndarray) -> np.ndarray:
+    """[-1, 1] floats -> int16 PCM: times 32768, rounded, clipped to [-32768, 32767].
+
+    32768 is the scale :func:`load_wav` divides by (``max_wav_value``), so 16-bit audio
+    survives a write and a read exactly; the clip keeps +1.0 from wrapping to -32768.
+    Used by :func:`save_wav` and by the corpus writers.
+    """
+    return np.clip(np.round(np.asarray(samples, dtype=np.float64) * 32768.0),
+                   -32768, 32767).astype(np.int16)
+
+
 def save_wav(path: str, wav, sampling_rate: int) -> None:
     """Write ``wav`` (``[T]`` floats, nominally in [-1, 1]) as 16-bit PCM WAV.
 
-    Samples are clipped to [-1, 1] and scaled by 32767. The file appears atomically: it is
-    written next to ``path`` under a temporary name, then renamed, so a reader never sees a
-    half-written file.
+    Samples are converted by :func:`float_to_int16` (so :func:`load_wav` reads back exactly
+    the written values, and anything beyond [-1, 1] is clipped). The file appears
+    atomically: it is written next to ``path`` under a temporary name, then renamed, so a
+    reader never sees a half-written file.
     """
     if isinstance(wav, torch.Tensor):
         wav = wav.detach().cpu().float().numpy()
@@ -140,7 +152,7 @@ def save_wav(path: str, wav, sampling_rate: int) -> None:
         raise ValueError(f"save_wav({path}): expected a mono waveform [T], got shape {wav.shape}")
     if not np.all(np.isfinite(wav)):
         raise ValueError(f"save_wav({path}): the waveform contains NaN or infinite samples")
-    pcm = np.round(np.clip(wav, -1.0, 1.0) * 32767.0).astype(np.int16)
+    pcm = float_to_int16(wav)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".wav", dir=folder)

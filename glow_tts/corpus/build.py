@@ -28,7 +28,8 @@ from importlib import resources
 
 import numpy as np
 
-from glow_tts.corpus.common import SPLITS, float_to_int16, split_by_index, trim_silence, write_filelists, write_wav
+from glow_tts.audio import float_to_int16
+from glow_tts.corpus.common import SPLITS, split_by_index, trim_silence, write_filelists, write_wav
 
 SENTENCES_FILE = "sentences.tsv"
 TRANSCRIPT_NAME = "transcript.v.1.4.txt"

@@ -46,12 +46,6 @@ def trim_silence(
     return samples[start:end]
 
 
-def float_to_int16(samples: np.ndarray) -> np.ndarray:
-    """[-1, 1] floats → int16: times 32768 (the inverse of soundfile's int16 → float, so
-    16-bit audio survives the round trip exactly), rounded, clipped so +1.0 cannot wrap."""
-    return np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)
-
-
 def write_wav(path: str, samples: np.ndarray, sampling_rate: int) -> None:
     """Write mono 16-bit PCM with the standard library's ``wave`` module.
 

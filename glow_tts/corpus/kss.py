@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from glow_tts.corpus.common import SPLITS, float_to_int16, split_by_hash, trim_silence, write_filelists, write_wav
+from glow_tts.audio import float_to_int16
+from glow_tts.corpus.common import SPLITS, split_by_hash, trim_silence, write_filelists, write_wav
 
 TRANSCRIPT_GLOB = "transcript.v.1.*.txt"
 N_FIELDS = 6  # path|original|expanded|decomposed|duration|english
