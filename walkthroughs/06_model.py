@@ -261,6 +261,24 @@ print(len(dropouts), "dropout layers, p =", sorted({m.p for m in dropouts}))
 assert any(m.p > 0 for m in dropouts)
 assert all(isinstance(m, modules.Dropout) for m in dropouts)
 
+# %% [markdown]
+# How `modules.Dropout` draws its mask: in a row of independent coins that land "drop"
+# with probability $p$, the distance from one drop to the next is a geometric count with
+# mean $1/p$. Drawing those distances directly takes one random number per *dropped*
+# element instead of one per element, 20 times fewer at $p = 0.05$. The result is
+# ordinary dropout: about $p$ of the elements are zero, the rest are scaled by $1/(1-p)$.
+
+# %%
+torch.manual_seed(0)
+ones = torch.ones(400_000)
+dropped_out = modules.Dropout(0.05).train()(ones)
+drops = torch.nonzero(dropped_out == 0).flatten()      # positions of the zeros
+rate, mean_gap = len(drops) / len(ones), torch.diff(drops).double().mean().item()
+print(f"dropped {rate:.4f} of the elements; mean distance between drops {mean_gap:.2f}")
+assert abs(rate - 0.05) < 6 * (0.05 * 0.95 / len(ones)) ** 0.5   # within 6 standard deviations
+assert abs(mean_gap - 1 / 0.05) < 0.5
+assert torch.all(dropped_out[dropped_out != 0] == torch.tensor(1 / 0.95))
+
 # %%
 def encoder_means(model):
     x_m, _, _, _ = model.encoder(x, x_lengths)
