@@ -32,13 +32,8 @@ import sys
 import time
 from datetime import datetime, timezone
 
-# OpenMP's wait policy is left at the library default (libgomp: an idle thread spins a
-# short while before it sleeps), which is what a user of the package gets. On a quiet
-# machine that is the fast setting: with OMP_WAIT_POLICY=PASSIVE every one of the ~1000
-# small operations of an inference pays a thread wake-up (measured here: RTF 0.033
-# instead of 0.019). On a machine shared with other jobs, spinning threads steal the
-# cores their partners need and 2-thread timings blow up; there, run with
-# OMP_WAIT_POLICY=PASSIVE. The header line prints the policy in force.
+# OpenMP's wait policy is the library default unless OMP_WAIT_POLICY is exported (see
+# bench/inference.py for when PASSIVE is the better choice); the header prints it.
 
 import numba
 import numpy as np

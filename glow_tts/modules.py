@@ -27,8 +27,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
 
-def bernoulli_drop_positions(n: int, p: float, generator: Optional[torch.Generator] = None,
-                             first_draw: Optional[int] = None) -> torch.Tensor:
+def bernoulli_drop_positions(n: int, p: float, first_draw: Optional[int] = None) -> torch.Tensor:
     """Flat indices in ``[0, n)`` where independent Bernoulli(p) coins come up heads.
 
     Instead of one coin per position, sample the *gaps* between heads: in a Bernoulli(p)
@@ -48,7 +47,7 @@ def bernoulli_drop_positions(n: int, p: float, generator: Optional[torch.Generat
         first_draw = int(n * p + 10.0 * math.sqrt(n * p * (1.0 - p)) + 16)
     positions, reached, draw = [torch.zeros(0, dtype=torch.long)], 0, first_draw
     while reached < n:
-        u = torch.rand(draw, dtype=torch.float64, generator=generator)
+        u = torch.rand(draw, dtype=torch.float64)  # torch's global generator, as nn.Dropout
         gaps = torch.floor(torch.log1p(-u) / log_keep).long() + 1  # [draw], each >= 1
         heads = reached - 1 + torch.cumsum(gaps, 0)  # index of each head, increasing
         reached = int(heads[-1]) + 1

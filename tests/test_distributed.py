@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 import textwrap
@@ -17,10 +18,12 @@ import time
 
 import pytest
 import torch
+import torch.multiprocessing as mp
 
-from train_fixtures import build_micro_corpus, micro_hparams, spawned_rank, write_config
+from train_fixtures import build_micro_corpus, micro_hparams, rendezvous_rank, spawned_rank, write_config
 
 from glow_tts import commons
+from glow_tts import train as train_module
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
 from glow_tts.models import FlowGenerator
 from glow_tts.text.symbols import symbols
@@ -198,13 +201,6 @@ def test_a_port_taken_after_it_was_picked_is_retried_with_another(monkeypatch, t
     """The race spawn_with_free_port guards against: find_free_port returns a port that some
     other program binds before the rendezvous does. The first spawn fails with 'address
     already in use', the second, on a fresh port, succeeds; with no attempts left it raises."""
-    import socket
-
-    import torch.multiprocessing as mp
-
-    from glow_tts import train as train_module
-    from train_fixtures import rendezvous_rank
-
     monkeypatch.delenv("MASTER_PORT", raising=False)
     real_find_free_port = train_module.find_free_port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other_program:
