@@ -31,13 +31,14 @@ import soundfile as sf
 import soxr
 import torch
 from torch import nn
+from glow_tts.errors import GlowTTSError
 
 logger = logging.getLogger("glow_tts.audio")
 
 MAX_WAV_VALUE = 32768.0  # int16 full scale: soundfile maps int16 k to k / 32768
 
 
-class AudioError(ValueError):
+class AudioError(GlowTTSError, ValueError):
     """An audio file that cannot be used (unreadable, empty, silent, not finite)."""
 
 

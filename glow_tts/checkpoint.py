@@ -42,6 +42,7 @@ from typing import Optional
 import numpy as np
 import torch
 from torch import nn
+from glow_tts.errors import GlowTTSError
 
 try:  # NumPy 2
     from numpy._core import multiarray as np_multiarray
@@ -51,7 +52,7 @@ except ImportError:  # NumPy 1.x
 logger = logging.getLogger(__name__)
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(GlowTTSError, RuntimeError):
     """A checkpoint file cannot be used: truncated, corrupted, or holding unsafe objects."""
 
 

@@ -57,6 +57,7 @@ import soundfile as sf
 import torch
 import torch.utils.data
 
+from glow_tts.errors import GlowTTSError
 from glow_tts import commons
 from glow_tts.audio import AudioError, MelSpectrogram, load_wav_to_torch, resampled_length
 from glow_tts.hparams import SCHEMA
@@ -68,7 +69,7 @@ logger = logging.getLogger("glow_tts.data")
 MAX_LISTED = 10  # how many missing files an error lists by name before "... and N more"
 
 
-class FilelistError(ValueError):
+class FilelistError(GlowTTSError, ValueError):
     """A filelist line that cannot be used; the message names the file and the line."""
 
 

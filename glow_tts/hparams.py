@@ -15,11 +15,12 @@ import difflib
 import json
 import os
 from typing import Any, Iterator
+from glow_tts.errors import GlowTTSError
 
 REQUIRED = object()  # marker: the key has no default and must be in the file
 
 
-class ConfigError(ValueError):
+class ConfigError(GlowTTSError, ValueError):
     """A config file that cannot be used; the message names the file and the key."""
 
 

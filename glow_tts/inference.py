@@ -19,6 +19,7 @@ import sys
 
 import torch
 
+from glow_tts.errors import GlowTTSError
 from glow_tts import commons
 from glow_tts.audio import griffin_lim, save_wav
 from glow_tts.checkpoint import load_checkpoint_dict
@@ -29,7 +30,7 @@ from glow_tts.text.symbols import symbols
 from glow_tts.train import checkpoint_paths
 
 
-class SynthesisInputError(ValueError):
+class SynthesisInputError(GlowTTSError, ValueError):
     """Input the synthesize command cannot use (bad arguments, unknown characters)."""
 
 

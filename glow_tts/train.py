@@ -49,6 +49,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
+from glow_tts.errors import GlowTTSError
 from glow_tts import commons, utils
 from glow_tts.checkpoint import load_checkpoint_dict, save_checkpoint
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
@@ -62,7 +63,7 @@ global_step = 0  # optimizer updates done so far; a module global, as in the ori
 CHECKPOINT_PATTERN = re.compile(r"^G_(\d+)\.pth$")
 
 
-class TrainingError(RuntimeError):
+class TrainingError(GlowTTSError, RuntimeError):
     """Training cannot go on (diverged, no usable data or checkpoint); the message says why."""
 
 

@@ -28,6 +28,7 @@ from importlib import resources
 
 import numpy as np
 
+from glow_tts.errors import GlowTTSError
 from glow_tts.audio import float_to_int16
 from glow_tts.corpus.common import SPLITS, split_by_index, trim_silence, write_filelists, write_wav
 
@@ -39,7 +40,7 @@ TRIM_KEEP_SECONDS = 0.02  # of eSpeak's own fade-out kept around the sound
 PAD_SECONDS = 0.05        # digital silence added at both ends
 
 
-class CorpusError(ValueError):
+class CorpusError(GlowTTSError, ValueError):
     """The sentence table or the output folder cannot be used; the message says why."""
 
 

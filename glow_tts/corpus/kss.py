@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from glow_tts.errors import GlowTTSError
 from glow_tts.audio import float_to_int16
 from glow_tts.corpus.common import SPLITS, split_by_hash, trim_silence, write_filelists, write_wav
 
@@ -37,7 +38,7 @@ TRIM_PAD_SECONDS = 0.05
 SKIPPED_NAME = "skipped.txt"  # the problems of the last run, one per line (empty if none)
 
 
-class KssError(ValueError):
+class KssError(GlowTTSError, ValueError):
     """KSS preparation cannot go on (or, with ``strict``, found problems); the message
     names the files and lines concerned."""
 

@@ -32,6 +32,7 @@ import ctypes
 import threading
 
 import numpy as np
+from glow_tts.errors import GlowTTSError
 
 ESPEAK_SAMPLE_RATE = 22050  # what libespeak-ng produces; checked at start-up
 
@@ -54,7 +55,7 @@ _SYNTH_CALLBACK = ctypes.CFUNCTYPE(
 )
 
 
-class EspeakError(RuntimeError):
+class EspeakError(GlowTTSError, RuntimeError):
     """eSpeak NG could not be loaded or refused a request."""
 
 

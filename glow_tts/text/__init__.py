@@ -14,6 +14,7 @@ import unicodedata
 
 from .cleaners import CLEANERS, basic_cleaners, get_cleaner, korean_cleaners, normalize_korean
 from .symbols import PAD, symbols
+from glow_tts.errors import GlowTTSError
 
 __all__ = [
     "symbols", "BLANK_ID", "UnknownSymbolError", "text_to_sequence", "cleaned_to_sequence",
@@ -29,7 +30,7 @@ _id_to_symbol = {i: s for i, s in enumerate(symbols)}
 BLANK_ID = len(symbols)  # the extra id that add_blank puts between symbols
 
 
-class UnknownSymbolError(ValueError):
+class UnknownSymbolError(GlowTTSError, ValueError):
     """Cleaned text holds a character that is not in ``symbols``.
 
     Attributes: ``char``, ``position`` (index in ``cleaned``), ``cleaned`` (the text after
