@@ -32,7 +32,6 @@
 import os
 import tempfile
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
@@ -60,11 +59,23 @@ torch.set_num_threads(1)
 # its layers. `FlowGenerator` in turn subclasses `torch.nn.Module`, which is where
 # `parameters()`, `train()`, `state_dict()` and the hook machinery come from.
 #
-# > **The notes say** (§1.1) that looking at `FlowGenerator_DDI` in `models.py` shows it
-# > inheriting from the `torch.nn` module. **In fact** the chain has one more link: the
-# > class `FlowGenerator_DDI` derives from `FlowGenerator`, and it is `FlowGenerator` that
-# > derives from `nn.Module`. Here the class lives in `glow_tts.models` and
-# > `glow_tts.init` re-exports the very same object under the original's address.
+# The original's class body is short: its `__init__(*args, **kwargs)` passes every
+# argument on to `FlowGenerator.__init__` (through `super()`), then switches on the DDI
+# mode of each decoder flow that has one (`set_ddi(True)`, which only ActNorm has).
+#
+# <a id="claim-1-1-ddi-models"></a>
+#
+# > **The notes say** (§1.1) that `FlowGenerator_DDI(models.FlowGenerator)` inherits the
+# > `__init__` of a class imported from `models.py` and hands its arguments to the model,
+# > and that `FlowGenerator_DDI` in `models.py` shows it inheriting from the `torch.nn`
+# > module. **Partly right.** The inheritance is as described: the base class is
+# > `models.FlowGenerator`, the constructor passes its arguments through to it, and the
+# > class is an `nn.Module`. But the original defines `FlowGenerator_DDI` in `init.py`
+# > (line 17), not in `models.py`; what `models.py` holds is its base, `FlowGenerator`,
+# > which is the class that derives from `nn.Module` directly. `FlowGenerator_DDI` is a
+# > Module one step further up the chain. (This project defines the class in
+# > `glow_tts/models.py` and `glow_tts/init.py` re-exports the same object, so both of the
+# > original's import paths work; the map chapter records the move.)
 
 # %%
 print([cls.__name__ for cls in FlowGenerator_DDI.__mro__])
@@ -74,6 +85,7 @@ assert glow_tts.init.FlowGenerator_DDI is glow_tts.models.FlowGenerator_DDI
 assert FlowGenerator_DDI.__bases__ == (FlowGenerator,)      # the direct parent
 assert FlowGenerator.__bases__ == (nn.Module,)
 assert issubclass(FlowGenerator_DDI, nn.Module)              # ... and so a Module, one step up
+assert FlowGenerator_DDI.__module__ == "glow_tts.models"     # defined here, re-exported by init
 
 # %% [markdown]
 # ## The same model with one switch flipped
@@ -127,8 +139,9 @@ assert differing == set(actnorms)
 # z = \frac{x - \mu_c}{\sigma_c}. $$
 #
 # Each ActNorm output therefore starts with mean 0 and standard deviation 1 per channel.
-# The flow is 6 blocks of ActNorm → invertible 1×1 convolution → affine coupling, so
-# each block begins by re-standardising what the previous block produced: the first
+# The flow decoder is a stack of `n_blocks_dec` blocks (the count of ActNorm layers
+# printed above: one per block) of ActNorm → invertible 1×1 convolution → affine
+# coupling, so each block begins by re-standardising what the previous block produced: the first
 # training steps do not have to fight badly scaled activations (a log-mel frame has values
 # from about −11.5 to 2), and the log-likelihood starts in a sane range. This is Glow's
 # recipe (Kingma & Dhariwal, 2018), which Glow-TTS keeps.
@@ -168,11 +181,14 @@ try:
     ddi_path = run_ddi(hps)
 finally:
     handle.remove()                     # a global hook must not outlive its use
-print(ddi_path, "|", len(seen), "ActNorm calls")
+print(ddi_path, "|", len(seen), "ActNorm calls; n_blocks_dec =", hps.model.n_blocks_dec,
+      "| n_sqz =", hps.model.n_sqz)
 
 # %% [markdown]
-# Each of the six ActNorm calls saw the squeezed mel (`n_sqz = 2` folds pairs of frames
-# into channels: 80 → 160 channels, $T_y$ → $T_y/2$ frames). For each, the masked mean and
+# There was one ActNorm call per flow block (the count printed above), and each saw the
+# squeezed mel: `n_sqz` folds groups of `n_sqz` frames into channels, so the
+# `n_mel_channels` mel bands become `n_mel_channels · n_sqz` channels and $T_y$ frames
+# become $T_y / n_{sqz}$ (the shapes printed below). For each call, the masked mean and
 # standard deviation per channel over the batch:
 #
 # $$ \bar z_c = \frac{\sum_{b,t} z_{b,c,t}\, m_{b,t}}{\sum_{b,t} m_{b,t}}, \qquad
@@ -225,15 +241,16 @@ print(f"plain model, first ActNorm: mean in [{plain_mean.min():.1f}, {plain_mean
 # %%
 assert plain_mean.max() < -1 and (plain_std - 1).abs().max() > 0.1    # far from standardised
 
-# %%
+# %% tags=["plot"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3), sharey=True)
-for ax, (mean, std), title in ((axes[0], (plain_mean, plain_std), "DDI 없음: 첫 ActNorm 출력"),
-                               (axes[1], stats[0], "DDI 후: 첫 ActNorm 출력")):
-    ax.plot(mean.numpy(), label="채널별 평균")
-    ax.plot(std.numpy(), label="채널별 표준편차")
+panels = ((axes[0], (plain_mean, plain_std), "no DDI: first ActNorm output"),
+          (axes[1], stats[0], "after DDI: first ActNorm output"))
+for ax, (mean, std), title in panels:
+    ax.plot(mean.numpy(), label="mean per channel")
+    ax.plot(std.numpy(), label="std per channel")
     ax.axhline(0, color="gray", lw=0.5)
     ax.axhline(1, color="gray", lw=0.5, ls="--")
-    ax.set(title=title, xlabel="채널 (squeeze 후 160개)")
+    ax.set(title=title, xlabel=f"channel ({mean.numel()} after the squeeze)")
 axes[0].legend()
 fig.tight_layout()
 plt.show()
