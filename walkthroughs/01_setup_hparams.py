@@ -203,7 +203,8 @@ for add_blank in (False, True):
 
 # %%
 assert len(symbols) == 73
-assert rows == {False: len(symbols) + False, True: len(symbols) + True} == {False: 73, True: 74}
+assert rows == {False: len(symbols) + False, True: len(symbols) + True}
+assert rows == {False: 73, True: 74}
 assert accepted == {False: False, True: True}
 
 # %% [markdown]
@@ -233,7 +234,9 @@ logger = logging.getLogger(os.path.basename(model_dir))        # get_logger(mode
 logger.setLevel(logging.DEBUG)
 to_file = logging.FileHandler(os.path.join(model_dir, "train.log"))
 to_file.setLevel(logging.DEBUG)
-to_file.setFormatter(logging.Formatter("%(asctime)s\t%(name)s\t%(levelname)s\t%(message)s"))
+to_file.setFormatter(
+    logging.Formatter("%(asctime)s\t%(name)s\t%(levelname)s\t%(message)s"))
+
 logger.addHandler(to_file)
 logger.info({"train": {"batch_size": 32}})                     # logger.info(hps)
 """

@@ -41,8 +41,8 @@ from glow_tts.commons import intersperse
 from glow_tts.corpus.build import build_corpus
 from glow_tts.data_utils import TextMelLoader
 from glow_tts.hparams import HParams, get_hparams_from_file
-from glow_tts.text import (BLANK_ID, UnknownSymbolError, korean_cleaners, normalize_korean,
-                           sequence_to_text, text_to_sequence)
+from glow_tts.text import (BLANK_ID, UnknownSymbolError, korean_cleaners,
+                           normalize_korean, sequence_to_text, text_to_sequence)
 from glow_tts.text.symbols import symbols
 
 # %% [markdown]
@@ -86,14 +86,16 @@ assert symbols[6:] == [chr(c) for c in range(0x1100, 0x1113)] + \
 gak = text_to_sequence("각", ["korean_cleaners"])
 print(gak, [hex(ord(symbols[i])) for i in gak],
       unicodedata.name(symbols[gak[0]]), "/", unicodedata.name(symbols[gak[2]]))
-finals = [symbols[text_to_sequence(word, ["korean_cleaners"])[-1]] for word in ("낫", "낮", "낯")]
+finals = [symbols[text_to_sequence(word, ["korean_cleaners"])[-1]]
+          for word in ("낫", "낮", "낯")]
 
 # %%
 assert [symbols[i] for i in gak] == ["\u1100", "\u1161", "\u11a8"] and gak[0] != gak[2]
 assert unicodedata.name(symbols[gak[0]]) == "HANGUL CHOSEONG KIYEOK"
 assert unicodedata.name(symbols[gak[2]]) == "HANGUL JONGSEONG KIYEOK"
 assert unicodedata.normalize("NFC", "\u1100\u1161\u11a8") == "각"
-assert unicodedata.normalize("NFC", "\u1100\u1161\u1100") == "가\u1100"   # position matters
+# position matters
+assert unicodedata.normalize("NFC", "\u1100\u1161\u1100") == "가\u1100"
 assert finals == ["\u11ba", "\u11bd", "\u11be"]          # one sound, three symbols kept
 
 # %% [markdown]
@@ -196,7 +198,8 @@ assert sequence_to_text(blanked) == cleaned  # the blank spells nothing
 # %%
 corpus = build_corpus(tempfile.mkdtemp(prefix="glow_tts_02_"), limit=12, progress=False)
 hps = get_hparams_from_file("../configs/base.json")
-path, text = open(corpus.filelists["train"], encoding="utf-8").readline().strip().split("|")
+with open(corpus.filelists["train"], encoding="utf-8") as filelist:
+    path, text = filelist.readline().strip().split("|")
 print(text)
 
 plain = TextMelLoader(corpus.filelists["train"], hps.data)
@@ -237,7 +240,9 @@ def draw_tokens(ax, token_ids, title):
 head = x_plain[:12].tolist()
 spaced = intersperse(head, BLANK_ID)
 fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(9, 2.6))
-draw_tokens(ax0, head, f"“{sequence_to_text(head)}”: {len(head)} tokens (add_blank=False)")
+draw_tokens(ax0, head,
+            f"“{sequence_to_text(head)}”: {len(head)} tokens (add_blank=False)")
+
 draw_tokens(ax1, spaced, f"add_blank=True: {len(spaced)} tokens, blank id {BLANK_ID}")
 plt.tight_layout()
 plt.show()

@@ -84,8 +84,10 @@ print([cls.__name__ for cls in FlowGenerator_DDI.__mro__])
 assert glow_tts.init.FlowGenerator_DDI is glow_tts.models.FlowGenerator_DDI
 assert FlowGenerator_DDI.__bases__ == (FlowGenerator,)      # the direct parent
 assert FlowGenerator.__bases__ == (nn.Module,)
-assert issubclass(FlowGenerator_DDI, nn.Module)              # ... and so a Module, one step up
-assert FlowGenerator_DDI.__module__ == "glow_tts.models"     # defined here, re-exported by init
+# ... and so a Module, one step up
+assert issubclass(FlowGenerator_DDI, nn.Module)
+# defined here, re-exported by init
+assert FlowGenerator_DDI.__module__ == "glow_tts.models"
 
 # %% [markdown]
 # ## The same model with one switch flipped
@@ -112,15 +114,19 @@ print(len(plain_modules), "modules;", len(actnorms), "ActNorm layers:", actnorms
 # %%
 assert isinstance(ddi, FlowGenerator) and isinstance(ddi, nn.Module)
 assert plain_modules[1:] == ddi_modules[1:]        # every submodule: same name, same type
-assert plain_modules[0] == ("", "FlowGenerator") and ddi_modules[0] == ("", "FlowGenerator_DDI")
+assert plain_modules[0] == ("", "FlowGenerator")
+assert ddi_modules[0] == ("", "FlowGenerator_DDI")
 assert list(plain.state_dict()) == list(ddi.state_dict())    # same parameter names
-assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), ddi.state_dict().values()))
-assert len(actnorms) == hps.model.n_blocks_dec                 # one ActNorm per flow block
+assert all(torch.equal(a, b)
+           for a, b in zip(plain.state_dict().values(), ddi.state_dict().values()))
+# one ActNorm per flow block
+assert len(actnorms) == hps.model.n_blocks_dec
 assert all(plain.get_submodule(n).initialized for n in actnorms)       # ordinary mode
 assert not any(ddi.get_submodule(n).initialized for n in actnorms)     # waiting for data
 # Every other attribute the two models' modules hold is the same:
 differing = {name for (name, a), (_, b) in zip(plain.named_modules(), ddi.named_modules())
-             for key in vars(a) if not key.startswith("_") and vars(a)[key] != vars(b)[key]}
+             for key in vars(a)
+             if not key.startswith("_") and vars(a)[key] != vars(b)[key]}
 print("modules with a differing attribute:", sorted(differing))
 assert differing == set(actnorms)
 
@@ -204,18 +210,23 @@ def masked_stats(z, mask):  # z [b, c, t], mask [b, 1, t] -> mean [c], std [c]
 
 
 stats = [masked_stats(z, mask) for _, z, mask in seen]
-ddi_layers = [layer for layer, _, _ in seen]    # run_ddi's own ActNorm layers, in call order
+# run_ddi's own ActNorm layers, in call order
+ddi_layers = [layer for layer, _, _ in seen]
 for i, ((_, z, mask), (mean, std)) in enumerate(zip(seen, stats)):
     print(f"ActNorm {i}: z {tuple(z.shape)}  |mean| max {mean.abs().max():.1e}  "
           f"std in [{std.min():.5f}, {std.max():.5f}]")
 
 # %%
-assert len(seen) == hps.model.n_blocks_dec                                 # one call per layer
+# one call per layer
+assert len(seen) == hps.model.n_blocks_dec
 assert all(z.shape[1] == hps.data.n_mel_channels * hps.model.n_sqz for _, z, _ in seen)
 for mean, std in stats:
-    assert mean.abs().max() < 1e-4                                          # mean 0 per channel
-    assert (std - 1).abs().max() < 1e-3                                     # std 1 per channel
-assert all(layer.initialized for layer, _, _ in seen)                      # and now armed no more
+    # mean 0 per channel
+    assert mean.abs().max() < 1e-4
+    # std 1 per channel
+    assert (std - 1).abs().max() < 1e-3
+# and now armed no more
+assert all(layer.initialized for layer, _, _ in seen)
 
 # %% [markdown]
 # Without DDI, the same place in the network sees nothing of the sort. The first ActNorm
@@ -235,11 +246,12 @@ try:
 finally:
     handle.remove()
 plain_mean, plain_std = masked_stats(seen[0][1], seen[0][2])
-print(f"plain model, first ActNorm: mean in [{plain_mean.min():.1f}, {plain_mean.max():.1f}], "
-      f"std in [{plain_std.min():.2f}, {plain_std.max():.2f}]")
+print(f"plain model, first ActNorm: mean in [{plain_mean.min():.1f}, "
+      f"{plain_mean.max():.1f}], std in [{plain_std.min():.2f}, {plain_std.max():.2f}]")
 
 # %%
-assert plain_mean.max() < -1 and (plain_std - 1).abs().max() > 0.1    # far from standardised
+# far from standardised
+assert plain_mean.max() < -1 and (plain_std - 1).abs().max() > 0.1
 
 # %% tags=["plot"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3), sharey=True)
@@ -276,15 +288,19 @@ _, _, learning_rate, iteration = load_checkpoint(ddi_path, fresh)
 # %%
 assert {"model", "iteration", "optimizer", "learning_rate"} <= set(saved)
 assert iteration == 0 and learning_rate == hps.train.learning_rate
-assert saved["optimizer"]["step_num"] == 1 and not saved["optimizer"]["optim"]["state"]  # no update yet
+# no update yet
+assert saved["optimizer"]["step_num"] == 1 and not saved["optimizer"]["optim"]["state"]
 assert all(torch.equal(fresh.state_dict()[k], v) for k, v in saved["model"].items())
-changed = {k for k in saved["model"] if not torch.equal(saved["model"][k], plain.state_dict()[k])}
+changed = {k for k in saved["model"]
+           if not torch.equal(saved["model"][k], plain.state_dict()[k])}
+
 assert changed == {f"{n}.{p}" for n in actnorms for p in ("logs", "bias")}
 # The saved logs/bias are the ones the layers computed from the batch inside run_ddi:
 for layer, name in zip(ddi_layers, actnorms):
     assert torch.equal(saved["model"][f"{name}.logs"], layer.logs.detach())
     assert torch.equal(saved["model"][f"{name}.bias"], layer.bias.detach())
-assert all(fresh.get_submodule(n).initialized for n in actnorms)     # loaded = normal mode
+# loaded = normal mode
+assert all(fresh.get_submodule(n).initialized for n in actnorms)
 
 # %% [markdown]
 # ## After the first batch: an ordinary layer
@@ -309,6 +325,9 @@ after_second = {n: model.get_submodule(n).logs.clone() for n in actnorms}
 
 # %%
 assert all(model.get_submodule(n).initialized for n in actnorms)
-assert all(after_first[n].abs().sum() > 0 for n in actnorms)            # set by the first batch
-assert all(torch.equal(after_first[n], after_second[n]) for n in actnorms)   # not reset by the second
-assert all(model.get_submodule(n).logs.requires_grad for n in actnorms)  # ordinary parameters now
+# set by the first batch
+assert all(after_first[n].abs().sum() > 0 for n in actnorms)
+# not reset by the second
+assert all(torch.equal(after_first[n], after_second[n]) for n in actnorms)
+# ordinary parameters now
+assert all(model.get_submodule(n).logs.requires_grad for n in actnorms)

@@ -65,14 +65,17 @@ hps = get_hparams_from_file("../configs/base.json")
 
 # %%
 params = [torch.nn.Parameter(torch.zeros(3))]
-optimizer_g = commons.Adam(params, scheduler=hps.train.scheduler, dim_model=hps.model.hidden_channels,
-                           warmup_steps=hps.train.warmup_steps, lr=hps.train.learning_rate,
+optimizer_g = commons.Adam(params, scheduler=hps.train.scheduler,
+                           dim_model=hps.model.hidden_channels,
+                           warmup_steps=hps.train.warmup_steps,
+                           lr=hps.train.learning_rate,
                            betas=hps.train.betas, eps=hps.train.eps)
 d, w = hps.model.hidden_channels, hps.train.warmup_steps
 steps = torch.arange(1, 20_001)
 rates = torch.tensor([optimizer_g.lr_at(int(s)) for s in steps], dtype=torch.float64)
 peak_step = int(steps[rates.argmax()])
-print(f"lr(1) = {rates[0]:.3g}, peak lr({peak_step}) = {rates.max():.4g}, lr(20000) = {rates[-1]:.3g}")
+print(f"lr(1) = {rates[0]:.3g}, peak lr({peak_step}) = {rates.max():.4g}, "
+      f"lr(20000) = {rates[-1]:.3g}")
 
 # %%
 assert (d, w) == (192, 4000)
@@ -111,15 +114,18 @@ plt.show()
 
 # %%
 torch.manual_seed(0)
-model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(),
+                            torch.nn.Linear(16, 1))
 twin = copy.deepcopy(model)
 d_small, w_small = 16, 50
 
 ours = commons.Adam(model.parameters(), "noam", dim_model=d_small, warmup_steps=w_small)
 assert ours.fused
-torch_adam = torch.optim.Adam(twin.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9, fused=True)
+torch_adam = torch.optim.Adam(twin.parameters(), lr=1.0, betas=(0.9, 0.98), eps=1e-9,
+                              fused=True)
 noam = torch.optim.lr_scheduler.LambdaLR(
-    torch_adam, lambda k: d_small ** -0.5 * min((k + 1) ** -0.5, (k + 1) * w_small ** -1.5))
+    torch_adam,
+    lambda k: d_small ** -0.5 * min((k + 1) ** -0.5, (k + 1) * w_small ** -1.5))
 
 data = torch.randn(200, 32, 8)
 for x in data:
@@ -137,7 +143,8 @@ assert ours.get_lr() == torch_adam.param_groups[0]["lr"] == ours.lr_at(201)
 # With any other `scheduler` value the rate is simply `lr`, every step.
 
 # %%
-constant = commons.Adam([torch.nn.Parameter(torch.zeros(1))], scheduler="constant", dim_model=192, lr=3e-4)
+constant = commons.Adam([torch.nn.Parameter(torch.zeros(1))], scheduler="constant",
+                        dim_model=192, lr=3e-4)
 for _ in range(5):
     constant.step()
 assert constant.get_lr() == 3e-4
@@ -175,7 +182,8 @@ def batches_per_epoch(n_items, batch_size, n_gpus):
     """len(train_loader) of one process, built the way the original builds it."""
     dataset = TensorDataset(torch.arange(n_items))
     sampler = DistributedSampler(dataset, num_replicas=n_gpus, rank=0, shuffle=True)
-    return len(DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True))
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=True)
+    return len(loader)
 
 
 def new_noam():   # a new process: step_num starts at 1
@@ -208,9 +216,10 @@ L_batch4 = batches_per_epoch(100, batch_size=4, n_gpus=1)
 on_2gpus = resume_like_the_original(2, L_2gpus)
 on_batch4 = resume_like_the_original(2, L_batch4)
 print(f"L = {L}; after 2 epochs the next update is number {2 * L + 1}")
-print(f"resumed, same loader:          step_num {resume_like_the_original(2, L).step_num}")
-print(f"resumed on 2 GPUs (L = {L_2gpus}):     step_num {on_2gpus.step_num}")
-print(f"resumed with batch 4 (L = {L_batch4}):  step_num {on_batch4.step_num}")
+print(f"resumed, same loader:         step_num {resume_like_the_original(2, L).step_num}")
+print(f"resumed on 2 GPUs (L = {L_2gpus}):    step_num {on_2gpus.step_num}")
+print(f"resumed with batch 4 (L = {L_batch4}): step_num {on_batch4.step_num}")
+
 
 # %%
 assert same == never_stopped[2 * L:]                         # exact, rate for rate
