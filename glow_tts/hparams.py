@@ -48,6 +48,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, str]]] = {
         "keep_checkpoints": ((int,), 5, "how many G_*.pth to keep (0 keeps all)"),
         "max_steps": ((int,), 0, "stop after this many steps (0: run all epochs)"),
         "grad_clip": ((int, float), 5.0, "gradient value clipping, as the original"),
+        "fast": ((bool,), True, "switch on glow_tts.fast (same paths; dropout masks from another stream)"),
     },
     "data": {
         "load_mel_from_disk": ((bool,), False, "filelist paths point at saved mel .pt files"),
