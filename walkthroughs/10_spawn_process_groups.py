@@ -46,7 +46,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from glow_tts.distributed import probe, read_reports
-from glow_tts.train import find_free_port as free_port  # asks the OS for an unused port
+from glow_tts.distributed import find_free_port as free_port  # asks the OS for an unused port
 
 
 def fresh_dir() -> str:

@@ -50,7 +50,8 @@ from glow_tts.data_utils import TextMelLoader
 from glow_tts.hparams import get_hparams_from_file
 from glow_tts.models import FlowGenerator
 from glow_tts.text.symbols import symbols
-from glow_tts.train import build_train_loader, train_and_eval, unwrap
+from glow_tts.data_utils import build_train_loader
+from glow_tts.train import train_and_eval, unwrap
 
 torch.set_num_threads(1)
 
@@ -102,7 +103,8 @@ os.makedirs(hps.model_dir)
 
 # %%
 dataset = TextMelLoader(hps.data.training_files, hps.data)
-sampler, train_loader = build_train_loader(hps, dataset, rank=0, world_size=1)
+sampler, train_loader = build_train_loader(dataset, hps.train.batch_size, hps.train.num_workers,
+                                           hps.train.seed, rank=0, world_size=1)
 sampler.set_epoch(1)
 x, x_lengths, y, y_lengths = next(iter(train_loader))
 B = hps.train.batch_size
@@ -187,19 +189,20 @@ def watched_forward(self, x, x_lengths, *args, gen=False, **kwargs):
 
 
 FlowGenerator.forward = watched_forward
+step_losses = []   # on_step: the loop calls it after every update with the step's losses
 try:
-    result = train_and_eval(0, 1, hps)
+    result = train_and_eval(0, 1, hps, on_step=lambda step, l, _: step_losses.append([step, *l]))
 finally:
     FlowGenerator.forward = real_forward
 print("steps:", result["global_step"], "| epochs:", result["epoch"],
       "| forward calls:", len(calls), "| files:", sorted(os.listdir(hps.model_dir)))
 
 # %% [markdown]
-# `train_and_eval` returns what it did: the losses of every step, the global step and the
-# trained model (a convenience of ours, for tests and the demo). Twelve steps:
+# `train_and_eval` returns the global step and the trained model (a convenience of ours,
+# for tests and the demo); the losses of every step came through `on_step`. Twelve steps:
 
 # %%
-steps, mle_losses, duration_losses = zip(*result["losses"])
+steps, mle_losses, duration_losses = zip(*step_losses)
 print([f"{m:.2f}" for m in mle_losses])
 assert list(steps) == list(range(1, 13)) and result["global_step"] == 12 and result["epoch"] == 2
 assert all(torch.isfinite(torch.tensor(v)) for v in mle_losses + duration_losses)
@@ -278,7 +281,7 @@ assert -(-750 // 20) == len(range(0, 750, 20)) == 38                # the notes'
 
 # %%
 source = inspect.getsource(glow_tts.train.train_and_eval)
-rank0_block = source[source.index("if rank == 0:"):source.index("if world_size > 1:")]
+rank0_block = source[source.index("if rank == 0:"):source.index("if n_gpus > 1:")]
 print(rank0_block)
 assert all(name in rank0_block for name in ("get_logger", "check_git_hash", "SummaryWriter(log_dir=hps.model_dir)",
                                             'os.path.join(hps.model_dir, "eval")'))
