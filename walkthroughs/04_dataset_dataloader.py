@@ -35,12 +35,11 @@
 import random
 import tempfile
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 from glow_tts.corpus.build import build_corpus
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
 from glow_tts.hparams import get_hparams_from_file
@@ -131,10 +130,12 @@ assert x.shape[0] == y.shape[0] == B
 # epoch), drawn from PyTorch's global generator: `torch.manual_seed` makes the sequence
 # of epoch orders reproducible, and each epoch differs from the one before.
 #
-# > **The notes say** (§1.2.4.1) that the data is shuffled *after* all batches have been
-# > iterated. **In fact** the permutation is drawn when an epoch *starts*: each `for`
-# > loop over the loader creates an iterator that draws a fresh order, so even the first
-# > epoch is shuffled.
+# <a id="claim-1-2-4-1-shuffle"></a>
+#
+# > **The notes say** (§1.2.4.1) that the data is shuffled after all batches have been
+# > iterated. **Partly right**: every epoch does get a new order. But the permutation is
+# > drawn when an epoch *starts*: each `for` loop over the loader creates an iterator whose
+# > `RandomSampler` draws a fresh order, so the first epoch is shuffled too.
 
 # %%
 def epoch_order(loader):
@@ -146,7 +147,7 @@ first_run = [epoch_order(loader) for _ in range(3)]
 torch.manual_seed(0)
 second_run = [epoch_order(loader) for _ in range(3)]
 assert first_run == second_run                       # same seed, same orders
-assert first_run[0] != first_run[1] != first_run[2]  # a new order every epoch
+assert len({tuple(order) for order in first_run}) == 3   # three epochs, three orders
 assert first_run[0] != list(range(N))[:len(first_run[0])]  # epoch 1 is shuffled too
 
 # %% [markdown]
@@ -181,14 +182,11 @@ grid = torch.full((6, N), float("nan"))                  # [epoch, sample] -> ba
 for epoch in range(6):
     for batch_number, batch in enumerate(kept.batch_sampler):
         grid[epoch, batch] = batch_number
-fig, ax = plt.subplots(figsize=(9, 2.4))
-ax.set_facecolor("0.8")
-ax.imshow(grid, aspect="auto", cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
-ax.set(xlabel="샘플 index (dataset[i])", ylabel="에폭", yticks=range(6),
-       title=f"shuffle=True, drop_last=True: 에폭마다 {N % B}개가 빠진다 (회색), 색 = 배치 번호")
-plt.tight_layout()
-plt.show()
 assert all(int(torch.isnan(row).sum()) == N % B for row in grid)
+
+# %% tags=["plot"]
+figures.epoch_grid(grid, title=f"shuffle=True, drop_last=True: {N % B} samples left out "
+                               "per epoch (grey); colour = batch number")
 
 # %% [markdown]
 # The original uses `drop_last=True` for the *validation* loader as well, with
@@ -230,9 +228,12 @@ assert [t.shape[0] for t in padded] == [2, 2, 2, 2]
 # Both paths turn NumPy arrays into tensors. The difference is the batch dimension: the
 # enabled path stacks (and adds one), the disabled path only converts.
 #
-# > **The notes say** (§1.2.4.1) that converting NumPy arrays to PyTorch tensors is what
-# > happens with automatic batching *disabled*. **In fact** the enabled (default) path
-# > converts them too, while stacking them into a batch; what disabling changes is that
+# <a id="claim-1-2-4-1-batching-disabled"></a>
+#
+# > **The notes say** (§1.2.4.1) that automatic batching is disabled for a data set that
+# > is read batch by batch, and that the loader then turns NumPy arrays into PyTorch
+# > tensors. **Right.** They leave out that the enabled (default) path converts NumPy
+# > arrays too, while stacking them into a batch: what disabling changes is only that
 # > nothing is stacked.
 
 # %%

@@ -58,3 +58,17 @@ def rank_layout(reports: list[dict], endpoint: str):
     plt.tight_layout()
     plt.show()
     return fig
+
+
+def epoch_grid(grid, title: str):
+    """Epochs (rows) by samples (columns) of a shuffled loader; a cell's colour is the
+    batch the sample landed in, grey (NaN) where ``drop_last`` left it out."""
+    fig, ax = plt.subplots(figsize=(9, 2.4))
+    ax.set_facecolor("0.8")
+    ax.imshow(grid, aspect="auto", cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+    ax.set(xlabel="sample index (dataset[i])", ylabel="epoch", yticks=range(grid.shape[0]),
+           title=title)
+    ax.title.set_fontsize(9)
+    plt.tight_layout()
+    plt.show()
+    return fig
