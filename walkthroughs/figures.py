@@ -72,3 +72,28 @@ def epoch_grid(grid, title: str):
     plt.tight_layout()
     plt.show()
     return fig
+
+
+def load_compute_timeline(loads, computes):
+    """A timeline of DataLoader workers loading items and the main loop computing.
+
+    ``loads``: ``(worker id, start, end)`` per item; ``computes``: ``(start, end)`` per
+    step; all in seconds of one clock (``time.monotonic``).
+    """
+    t0 = min([a for _, a, _ in loads] + [c for c, _ in computes])
+    workers = sorted({w for w, _, _ in loads})
+    fig, ax = plt.subplots(figsize=(9, 1.1 + 0.45 * (len(workers) + 1)))
+    for w, a, b in loads:
+        ax.barh(1 + workers.index(w), b - a, left=a - t0, height=0.6, color="#4c8cc4",
+                edgecolor="white", lw=0.5)
+    for c, d in computes:
+        ax.barh(0, d - c, left=c - t0, height=0.6, color="#d9822b", edgecolor="white",
+                lw=0.5)
+    ax.set_yticks(range(len(workers) + 1),
+                  ["main: compute"] + [f"worker {w}: __getitem__" for w in workers])
+    ax.set(xlabel="seconds since the first event",
+           title="DataLoader workers load the next batches while the loop computes")
+    ax.title.set_fontsize(9)
+    plt.tight_layout()
+    plt.show()
+    return fig
