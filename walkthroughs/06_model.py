@@ -32,11 +32,11 @@
 # %%
 import tempfile
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 from glow_tts import commons, modules
 from glow_tts.corpus.build import build_corpus
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
@@ -76,8 +76,6 @@ assert big.encoder.emb.weight.shape == (len(symbols), 192)
 assert len(big.encoder.encoder.attn_layers) == 6
 kinds = [type(f).__name__ for f in big.decoder.flows]
 assert kinds == ["ActNorm", "InvConvNear", "CouplingBlock"] * 12
-rel = big.encoder.encoder.attn_layers[0].emb_rel_k                    # [heads_rel, 2w+1, d_head]
-assert rel.shape == (1, 2 * 4 + 1, 192 // 2)                          # shared by both heads
 del big
 
 # %% [markdown]
@@ -97,8 +95,24 @@ dataset = TextMelLoader(corpus.filelists["train"], hps.data)
 x, x_lengths, y, y_lengths = TextMelCollate(1)([dataset[i] for i in range(4)])
 model = FlowGenerator(len(symbols), out_channels=80, **hps.model)
 
+
+def shape_of(value):
+    """The shape of a tensor, or of the first tensor in a tuple (decoder: (z, logdet))."""
+    while isinstance(value, (tuple, list)):
+        value = value[0]
+    return tuple(value.shape)
+
+
+records = []                       # (module path, class, input shape, output shape), in call order
+hooks = [module.register_forward_hook(
+             lambda m, args, out, name=name: records.append(
+                 (name, type(m).__name__, shape_of(args), shape_of(out))))
+         for name, module in model.named_modules() if name and name.count(".") <= 1
+         and not isinstance(module, nn.ModuleList)]
 (z, z_m, z_logs, logdet, z_mask), (x_m, x_logs, x_mask), (attn, logw, logw_) = model(
     x, x_lengths, y, y_lengths, gen=False)
+for hook in hooks:
+    hook.remove()
 B, T_x, T_y = x.shape[0], x.shape[1], y.shape[2] // 2 * 2
 for name, t in [("x", x), ("y", y), ("x_m", x_m), ("x_logs", x_logs), ("x_mask", x_mask),
                 ("logw", logw), ("z", z), ("logdet", logdet), ("z_mask", z_mask),
@@ -124,6 +138,55 @@ assert logdet.shape == (B,) and attn.shape == (B, 1, T_x, T_y)
 assert torch.all(x_logs == 0)                                        # mean_only: sigma = 1
 assert torch.allclose(z_m, x_m @ attn.squeeze(1), atol=1e-6)        # prior expanded along attn
 assert torch.equal(attn.sum(dim=(1, 2, 3)), z_mask.sum(dim=(1, 2)))  # every frame has one token
+
+# %% [markdown]
+# The same forward pass, as the hooks recorded it: each part of the model with the shape
+# of the tensor it received and the one it returned (a forward hook on every submodule up
+# to two levels deep; the alignment in the middle is `monotonic_align.maximum_path`, a
+# function, so its shape comes from the returned `attn`). The encoder's parts run inside
+# `encoder`, so they finish before it.
+
+# %%
+for name, kind, shape_in, shape_out in records:
+    print(f"{name:18} {kind:18} {str(shape_in):16} -> {shape_out}")
+by_name = {name: (shape_in, shape_out) for name, _, shape_in, shape_out in records}
+assert by_name["encoder.emb"] == ((B, T_x), (B, T_x, hps.model.hidden_channels))
+assert by_name["encoder.proj_m"][1] == (B, 80, T_x) and by_name["encoder.proj_w"][1] == (B, 1, T_x)
+assert by_name["decoder"] == ((B, 80, T_y), (B, 80, T_y))              # a flow keeps the shape
+assert [name for name, *_ in records][-1] == "decoder"
+
+# %% tags=["plot"]
+figures.model_shapes(records, attn_shape=tuple(attn.shape))
+
+# %% [markdown]
+# ## Relative positions: attention that sees only the offset
+#
+# Each of the encoder's attention layers adds to the score of query $i$ and key $j$ a term
+# that depends on the *offset* $j - i$ alone: $r_{j-i} = q_i \cdot e_{j-i} / \sqrt{d}$,
+# with one learned vector $e_d$ (`emb_rel_k`, shared by the heads) for each offset
+# $|d| \le$ `window_size`, and nothing for keys farther away. To see that in the layer's
+# behaviour, feed it a sequence where every position holds the *same* vector. Then the
+# content part of every score is equal, and the attention weights can differ only through
+# $r$: the log-weight of key $i+d$ minus that of key $i$ must be $r_d - r_0$, the same for
+# every query $i$, and the same constant $-r_0$ for every key outside the window.
+
+# %%
+layer = model.encoder.encoder.attn_layers[0].eval()
+w, T, d_head = layer.window_size, 14, layer.k_channels
+same = torch.randn(1, hps.model.hidden_channels, 1).expand(-1, -1, T).contiguous()  # [1, C, T]
+with torch.no_grad():
+    layer(same, same, attn_mask=torch.ones(1, 1, T, T))
+    q = layer.conv_q(same)[0, :, 0].view(layer.n_heads, d_head)        # [heads, d_head]
+    expected = (q @ layer.emb_rel_k[0].T) / d_head ** 0.5                # [heads, 2w+1]: r_d
+log_p = layer.attn[0].log()                                               # [heads, T, T]
+relative = log_p - log_p.diagonal(dim1=1, dim2=2).unsqueeze(2)            # log p[i, j] - log p[i, i]
+for d in range(-(T - 1), T):
+    queries = range(max(0, -d), min(T, T - d))
+    values = torch.stack([relative[:, i, i + d] for i in queries], dim=1)  # [heads, n]
+    r_d = expected[:, d + w] if abs(d) <= w else torch.zeros(layer.n_heads)
+    assert torch.allclose(values, (r_d - expected[:, w]).unsqueeze(1), atol=1e-5), d
+print(f"window {w}: r_d - r_0 for d = -{w}..{w}, head 0:",
+      [round(v, 3) for v in (expected[0] - expected[0, w]).tolist()])
 
 # %% [markdown]
 # ## Why a flow: exact inverse, known log-determinant
@@ -218,7 +281,7 @@ assert squeezed.shape == (1, 6, 4) and torch.equal(restored, demo)
 assert torch.equal(squeezed[0, :3], demo[0, :, 0::2])             # even frames -> first 3 channels
 assert torch.equal(squeezed[0, 3:], demo[0, :, 1::2])             # odd frames -> last 3 channels
 
-# %%
+# %% tags=["plot"]
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3), gridspec_kw={"width_ratios": [2, 1.2]})
 frame_of = (demo[0] % 8)
 ax0.imshow(frame_of, cmap="tab10", vmin=0, vmax=9, aspect="auto")
@@ -228,8 +291,9 @@ for ax, data in [(ax0, demo[0]), (ax1, squeezed[0])]:
                                  data.flatten().tolist()):
         ch, fr = divmod(int(value), 8)
         ax.text(col, row, f"c{ch}\nf{fr}", ha="center", va="center", fontsize=7)
-ax0.set(title="squeeze 전: [1, 3, 8] (채널 × 프레임)", xlabel="프레임", ylabel="채널", yticks=range(3))
-ax1.set(title="squeeze 후: [1, 6, 4]", xlabel="새 프레임", ylabel="새 채널")
+ax0.set(title="before squeeze: [1, 3, 8] (channel x frame)", xlabel="frame",
+        ylabel="channel", yticks=range(3))
+ax1.set(title="after squeeze: [1, 6, 4]", xlabel="new frame", ylabel="new channel")
 plt.tight_layout()
 plt.show()
 
