@@ -34,11 +34,11 @@ import itertools
 import math
 import tempfile
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
 from torch.distributions import Normal
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 from glow_tts import commons
 from glow_tts.corpus.build import build_corpus
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
@@ -139,6 +139,46 @@ assert count == math.comb(t_y - 1, t_x - 1) == 1001
 assert abs(score(found) - best) < 1e-4
 
 # %% [markdown]
+# ## The table and its back-pointers
+#
+# The dynamic programme itself, written out for the toy utterance: `Q[i, j]` is the best
+# score of a path that ends with frame $j$ on token $i$, and `came_from[i, j]` records which
+# of the two moves won (1: token $i$ started at this frame, coming from $(i-1, j-1)$;
+# 0: token $i$ went on, from $(i, j-1)$). Cells a complete path cannot pass through (a
+# token before its frame could start, or too late for the remaining tokens to get one
+# frame each) stay at $-\infty$. Reading `came_from` back from the last cell must give
+# exactly the path the real `maximum_path` returned, and the last cell's score must be the
+# best path's score.
+
+# %%
+lp = logp[0].double()                                     # [t_x, t_y]
+Q = torch.full((t_x, t_y), -math.inf, dtype=torch.float64)
+came_from = torch.zeros(t_x, t_y, dtype=torch.long)       # 1: advance, 0: stay
+for j in range(t_y):
+    for i in range(max(0, t_x - (t_y - j)), min(t_x - 1, j) + 1):
+        if j == 0:
+            Q[i, j] = lp[i, j]                            # only (0, 0) starts a path
+            continue
+        stay, advance = Q[i, j - 1], Q[i - 1, j - 1] if i > 0 else -math.inf
+        came_from[i, j] = int(advance > stay)            # ties stay, as the original does
+        Q[i, j] = max(stay, advance) + lp[i, j]
+traced, i = torch.zeros(t_x, t_y), t_x - 1
+for j in range(t_y - 1, -1, -1):
+    traced[i, j] = 1
+    if j > 0 and came_from[i, j] == 1:
+        i -= 1
+print("Q[t_x-1, t_y-1] =", round(float(Q[-1, -1]), 3), "| best path score", round(best, 3))
+
+# %%
+assert torch.equal(traced, found[0])                     # back-pointers give MAS's path
+assert abs(float(Q[-1, -1]) - best) < 1e-4               # the last cell holds the best score
+assert int(torch.isinf(Q).sum()) == t_x * t_y - sum(     # exactly the unreachable band is -inf
+    min(t_x - 1, j) - max(0, t_x - (t_y - j)) + 1 for j in range(t_y))
+
+# %% tags=["plot"]
+figures.mas_table(Q, came_from, found[0])
+
+# %% [markdown]
 # The compiled `maximum_path` and the plain-Python `maximum_path_reference` (a line-by-line
 # transcription of the recursion above) agree on a random batch with different lengths;
 # outside each item's lengths the path is zero.
@@ -172,12 +212,13 @@ except ValueError as err:
 # The log-likelihood matrix of the toy utterance (bright: likely) with the path MAS chose.
 # The path runs through the bright cells, moving down one token at a time.
 
-# %%
+# %% tags=["plot"]
 fig, ax = plt.subplots(figsize=(7, 2.8))
 im = ax.imshow(logp[0], aspect="auto", cmap="viridis", origin="lower")
 ys, xs = torch.nonzero(found[0], as_tuple=True)
-ax.plot(xs, ys, "w.-", lw=1.5, ms=8, label="MAS 경로 (path)")
-ax.set(xlabel="멜 프레임 j", ylabel="토큰 i", title="로그 우도 행렬 logp[i, j] 와 단조 정렬")
+ax.plot(xs, ys, "w.-", lw=1.5, ms=8, label="MAS path")
+ax.set(xlabel="mel frame j", ylabel="token i",
+       title="log-likelihood matrix logp[i, j] and the monotonic alignment")
 ax.legend(loc="upper left", fontsize=8)
 fig.colorbar(im, ax=ax, label=r"$\log\,\mathcal{N}(z_j;\ \mu_i, \sigma_i)$")
 plt.tight_layout()

@@ -153,3 +153,41 @@ def model_shapes(records, attn_shape):
     plt.tight_layout()
     plt.show()
     return fig
+
+
+def mas_table(Q, came_from, path):
+    """The MAS table ``Q`` [t_x, t_y] (−inf where no complete path passes), each cell's
+    back-pointer (``came_from``: 1 from (i-1, j-1), 0 from (i, j-1)) and the chosen path."""
+    import math
+
+    t_x, t_y = Q.shape
+    finite = Q[~Q.isinf()]
+    shown = Q.clone()
+    shown[Q.isinf()] = float("nan")
+    fig, ax = plt.subplots(figsize=(min(12, 0.62 * t_y + 1.8), 0.62 * t_x + 1.4))
+    ax.set_facecolor("0.85")
+    im = ax.imshow(shown, origin="lower", cmap="viridis", aspect="auto",
+                   vmin=float(finite.min()), vmax=float(finite.max()))
+    for i in range(t_x):
+        for j in range(t_y):
+            if math.isinf(float(Q[i, j])):
+                continue
+            on_path = bool(path[i, j])
+            ax.text(j, i + 0.18, f"{float(Q[i, j]):.0f}", ha="center", va="center",
+                    fontsize=6.5, color="white" if not on_path else "black",
+                    fontweight="bold" if on_path else "normal")
+            if j > 0:
+                di = 1 if int(came_from[i, j]) == 1 else 0
+                _arrow(ax, (j - 0.15, i - 0.2), (j - 0.75, i - 0.2 - 0.6 * di),
+                       color="#ff5555" if on_path else "0.9", lw=1.2 if on_path else 0.6)
+            if on_path:
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="#ff5555",
+                                           lw=1.5))
+    ax.set(xlabel="mel frame j", ylabel="token i", xticks=range(t_y), yticks=range(t_x),
+           title="MAS table Q[i, j] with back-pointers (arrows); red: the path read back "
+                 "from the last cell; grey cells: unreachable")
+    ax.title.set_fontsize(9)
+    fig.colorbar(im, ax=ax, label="Q[i, j]")
+    plt.tight_layout()
+    plt.show()
+    return fig
