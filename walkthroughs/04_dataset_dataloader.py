@@ -104,7 +104,8 @@ state_before = random.getstate()
 again = TextMelLoader(corpus.filelists["train"], hps.data)
 assert random.getstate() == state_before
 assert again.audiopaths_and_text == train_dataset.audiopaths_and_text
-assert [p for p, _ in train_dataset.audiopaths_and_text] != [l.split("|")[0] for l in train_lines]
+shuffled_paths = [path for path, _ in train_dataset.audiopaths_and_text]
+assert shuffled_paths != [line.split("|")[0] for line in train_lines]
 
 # %% [markdown]
 # ## Iterating a `DataLoader`
@@ -120,7 +121,8 @@ assert [p for p, _ in train_dataset.audiopaths_and_text] != [l.split("|")[0] for
 # %%
 N, B = len(train_dataset), 8
 collate_fn = TextMelCollate(1)
-loader = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=True, collate_fn=collate_fn)
+loader = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=True,
+                    collate_fn=collate_fn)
 x, x_lengths, y, y_lengths = next(iter(loader))
 print(N, "utterances, batch", B, "->", len(loader), "batches;", x.shape, y.shape)
 assert x.shape[0] == y.shape[0] == B
@@ -157,8 +159,10 @@ assert first_run[0] != list(range(N))[:len(first_run[0])]  # epoch 1 is shuffled
 # out each time, so over many epochs every sample is seen.
 
 # %%
-kept = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=True, collate_fn=collate_fn)
-every = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=False, collate_fn=collate_fn)
+kept = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=True,
+                  collate_fn=collate_fn)
+every = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=False,
+                   collate_fn=collate_fn)
 print(f"N={N}, B={B}: {len(kept)} batches with drop_last, {len(every)} without; "
       f"{N % B} samples left out per epoch")
 assert len(kept) == N // B and len(every) == -(-N // B)
@@ -238,7 +242,7 @@ assert [t.shape[0] for t in padded] == [2, 2, 2, 2]
 
 # %%
 class NumpyItems(Dataset):
-    """Five samples, each a NumPy array [3] (as a data set built on NumPy would return)."""
+    """Five samples, each a NumPy array [3], as a data set built on NumPy returns them."""
 
     def __len__(self):
         return 5
@@ -249,7 +253,10 @@ class NumpyItems(Dataset):
 
 unbatched = next(iter(DataLoader(NumpyItems(), batch_size=None)))
 batched = next(iter(DataLoader(NumpyItems(), batch_size=2)))
-print(type(unbatched).__name__, tuple(unbatched.shape), "|", type(batched).__name__, tuple(batched.shape))
-assert isinstance(unbatched, torch.Tensor) and unbatched.shape == (3,)        # converted, not stacked
-assert isinstance(batched, torch.Tensor) and batched.shape == (2, 3)          # converted and stacked
-assert unbatched.dtype == batched.dtype == torch.float64                      # the NumPy dtype is kept
+print(type(unbatched).__name__, tuple(unbatched.shape), "|",
+      type(batched).__name__, tuple(batched.shape))
+# converted, not stacked
+assert isinstance(unbatched, torch.Tensor) and unbatched.shape == (3,)
+# converted and stacked
+assert isinstance(batched, torch.Tensor) and batched.shape == (2, 3)
+assert unbatched.dtype == batched.dtype == torch.float64  # the NumPy dtype is kept

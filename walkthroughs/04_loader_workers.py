@@ -81,7 +81,8 @@ class WhereItRuns(Dataset):
     def __getitem__(self, idx):
         text, mel = self.inner[idx]
         info = get_worker_info()  # None in the main process
-        return {"pid": os.getpid(), "parent": os.getppid(), "worker": -1 if info is None else info.id,
+        return {"pid": os.getpid(), "parent": os.getppid(),
+                "worker": -1 if info is None else info.id,
                 "seed": torch.initial_seed(), "frames": mel.shape[1]}
 
 
@@ -102,8 +103,9 @@ print("num_workers=2:", {s["pid"] for s in multi})
 assert {s["pid"] for s in single} == {main_pid}                   # in this process
 multi_pids = {s["pid"] for s in multi}
 assert len(multi_pids) == 2 and main_pid not in multi_pids        # in two other processes
-assert {s["parent"] for s in multi} == {main_pid}                  # ... started by this one
-assert [s["frames"] for s in single] == [s["frames"] for s in multi]  # same samples, same order
+assert {s["parent"] for s in multi} == {main_pid}  # ... started by this one
+# same samples, same order
+assert [s["frames"] for s in single] == [s["frames"] for s in multi]
 
 # %% [markdown]
 # Who samples, and who loads what: a batch sampler that notes the process drawing each
@@ -130,10 +132,11 @@ print("index lists drawn in:", set(batches.drawn_in), "(main process:", main_pid
 print("worker that loaded each batch:", [b[0] for b in loaded])
 
 # %%
-assert set(batches.drawn_in) == {main_pid}              # the sampler ran here, not in a worker
-assert len(batches.drawn_in) >= len(loaded)             # one index list per batch (and prefetch)
-assert all(len(set(workers)) == 1 for workers in loaded)   # a whole batch comes from one worker
-assert [b[0] for b in loaded] == [i % 2 for i in range(len(loaded))]   # handed out in turn
+assert set(batches.drawn_in) == {main_pid}  # the sampler ran here, not in a worker
+assert len(batches.drawn_in) >= len(loaded)  # one index list per batch (and prefetch)
+# a whole batch comes from one worker
+assert all(len(set(workers)) == 1 for workers in loaded)
+assert [b[0] for b in loaded] == [i % 2 for i in range(len(loaded))]  # handed out in turn
 
 # %% [markdown]
 # The workers here are started with `fork`: the child is a copy of this process, so it

@@ -36,6 +36,7 @@ import tempfile
 
 import matplotlib.pyplot as plt
 import torch
+import torch.nn.functional as F
 from torch.distributions import Normal
 
 import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
@@ -70,9 +71,11 @@ print(true_path[0].int())
 
 # %%
 assert true_path.shape == (1, t_x, t_y)
-assert torch.equal(true_path.sum(dim=2), durations.float())       # row sums: the durations
-assert torch.equal(true_path.sum(dim=1), torch.ones(1, t_y))      # each frame: exactly one token
-assert true_path[0, 0, :3].sum() == 3 and true_path[0, 1, 3] == 1  # token 0 owns frames 0-2, token 1 frame 3
+assert torch.equal(true_path.sum(dim=2), durations.float())  # row sums: the durations
+# each frame: exactly one token
+assert torch.equal(true_path.sum(dim=1), torch.ones(1, t_y))
+# token 0 owns frames 0-2, token 1 frame 3
+assert true_path[0, 0, :3].sum() == 3 and true_path[0, 1, 3] == 1
 
 # %% [markdown]
 # ## The log-likelihood matrix
@@ -92,7 +95,8 @@ x_logs = torch.zeros(1, channels, t_x)                   # [b, c, t_x] log sigma
 z = x_m @ true_path + 0.5 * torch.randn(1, channels, t_y)   # [b, c, t_y] frames
 logp = gaussian_log_likelihood_matrix(z, x_m, x_logs)    # [b, t_x, t_y]
 
-direct = Normal(x_m[0].T.unsqueeze(1), x_logs[0].T.exp().unsqueeze(1)).log_prob(z[0].T.unsqueeze(0)).sum(-1)
+prior = Normal(x_m[0].T.unsqueeze(1), x_logs[0].T.exp().unsqueeze(1))   # [t_x, 1, c]
+direct = prior.log_prob(z[0].T.unsqueeze(0)).sum(-1)                   # [t_x, t_y]
 assert logp.shape == (1, t_x, t_y)
 assert torch.allclose(logp[0], direct, atol=1e-4)        # [t_x, t_y] pair by pair
 
@@ -167,13 +171,14 @@ for j in range(t_y - 1, -1, -1):
     traced[i, j] = 1
     if j > 0 and came_from[i, j] == 1:
         i -= 1
-print("Q[t_x-1, t_y-1] =", round(float(Q[-1, -1]), 3), "| best path score", round(best, 3))
+print("Q[t_x-1, t_y-1] =", round(float(Q[-1, -1]), 3),
+      "| best path score", round(best, 3))
 
 # %%
 assert torch.equal(traced, found[0])                     # back-pointers give MAS's path
-assert abs(float(Q[-1, -1]) - best) < 1e-4               # the last cell holds the best score
-assert int(torch.isinf(Q).sum()) == t_x * t_y - sum(     # exactly the unreachable band is -inf
-    min(t_x - 1, j) - max(0, t_x - (t_y - j)) + 1 for j in range(t_y))
+assert abs(float(Q[-1, -1]) - best) < 1e-4  # the last cell holds the best score
+band = sum(min(t_x - 1, j) - max(0, t_x - (t_y - j)) + 1 for j in range(t_y))
+assert int(torch.isinf(Q).sum()) == t_x * t_y - band     # exactly the cells off the band
 
 # %% tags=["plot"]
 figures.mas_table(Q, came_from, found[0])
@@ -185,13 +190,16 @@ figures.mas_table(Q, came_from, found[0])
 
 # %%
 x_len, y_len = torch.tensor([7, 4, 6]), torch.tensor([20, 9, 6])
-batch_mask = (commons.sequence_mask(x_len).unsqueeze(2) * commons.sequence_mask(y_len).unsqueeze(1)).float()  # [3, 7, 20]
+# [3, 7, 20]
+batch_mask = (commons.sequence_mask(x_len).unsqueeze(2)
+              * commons.sequence_mask(y_len).unsqueeze(1)).float()
 values = torch.randn(3, 7, 20) * batch_mask
 fast, slow = maximum_path(values, batch_mask), maximum_path_reference(values, batch_mask)
 assert torch.equal(fast, slow)
-assert torch.equal(fast * batch_mask, fast)                       # nothing outside the lengths
-assert torch.equal(fast.sum(dim=(1, 2)), y_len.float())           # one token per valid frame
-assert torch.equal(fast[2], torch.eye(7, 20) * batch_mask[2])     # t_y == t_x: one frame each
+assert torch.equal(fast * batch_mask, fast)  # nothing outside the lengths
+assert torch.equal(fast.sum(dim=(1, 2)), y_len.float())  # one token per valid frame
+# t_y == t_x: one frame each
+assert torch.equal(fast[2], torch.eye(7, 20) * batch_mask[2])
 
 # %% [markdown]
 # Every token needs at least one frame, so a mel shorter than its text has no monotonic
@@ -237,12 +245,13 @@ plt.show()
 # over the batch: **nats per mel value**. We check it against `Normal.log_prob`:
 
 # %%
-z_m = x_m @ found                                        # [1, c, t_y] prior along the path
+z_m = x_m @ found  # [1, c, t_y] prior along the path
 z_logs = x_logs @ found
 z_mask = torch.ones(1, 1, t_y)
-logdet = torch.tensor([3.0])                             # [b] pretend the flow contributes 3 nats
+logdet = torch.tensor([3.0])  # [b] pretend the flow contributes 3 nats
 loss = commons.mle_loss(z, z_m, z_logs, logdet, z_mask)
-expected = -(Normal(z_m, z_logs.exp()).log_prob(z).sum() + logdet.sum()) / (channels * t_y)
+log_likelihood = Normal(z_m, z_logs.exp()).log_prob(z).sum() + logdet.sum()
+expected = -log_likelihood / (channels * t_y)
 print(float(loss), float(expected))
 assert torch.allclose(loss, expected, atol=1e-5)
 
@@ -259,8 +268,9 @@ big_z = torch.randn(1, 80, 4000)
 zeros = torch.zeros_like(big_z)
 baseline = commons.mle_loss(big_z, zeros, zeros, torch.zeros(1), torch.ones(1, 1, 4000))
 assert abs(float(baseline) - 0.5 * math.log(2 * math.pi * math.e)) < 0.01
-shifted = commons.mle_loss(big_z, zeros, zeros, torch.tensor([80 * 4000 * 2.0]), torch.ones(1, 1, 4000))
-assert abs(float(baseline - shifted) - 2.0) < 1e-4       # +2 nats of logdet per value: 2 lower
+shifted = commons.mle_loss(big_z, zeros, zeros, torch.tensor([80 * 4000 * 2.0]),
+                           torch.ones(1, 1, 4000))
+assert abs(float(baseline - shifted) - 2.0) < 1e-4  # +2 nats of logdet per value: 2 lower
 
 # %% [markdown]
 # Padding does not count: `z`, `z_m` and `z_logs` are zero on padded frames and $N$ counts
@@ -268,9 +278,8 @@ assert abs(float(baseline - shifted) - 2.0) < 1e-4       # +2 nats of logdet per
 
 # %%
 pad = 7
-padded_loss = commons.mle_loss(torch.nn.functional.pad(z, (0, pad)), torch.nn.functional.pad(z_m, (0, pad)),
-                               torch.nn.functional.pad(z_logs, (0, pad)), logdet,
-                               torch.nn.functional.pad(z_mask, (0, pad)))
+padded_loss = commons.mle_loss(F.pad(z, (0, pad)), F.pad(z_m, (0, pad)),
+                               F.pad(z_logs, (0, pad)), logdet, F.pad(z_mask, (0, pad)))
 assert torch.allclose(padded_loss, loss, atol=1e-6)
 
 # %% [markdown]
@@ -309,7 +318,8 @@ model = FlowGenerator(len(symbols), out_channels=80, **hps.model)
     x, x_lengths, y, y_lengths, gen=False)
 l_mle = commons.mle_loss(z, z_m, z_logs, logdet, z_mask)
 l_length = commons.duration_loss(logw, logw_, x_lengths)
-print(f"l_mle {l_mle.item():.3f}  l_length {l_length.item():.3f}")  # untrained: far above 1.42
+# untrained: far above 1.42
+print(f"l_mle {l_mle.item():.3f}  l_length {l_length.item():.3f}")
 
 # %%
 assert torch.allclose(logw_, torch.log(1e-8 + attn.sum(-1)) * x_mask)
@@ -317,5 +327,5 @@ assert torch.isfinite(l_mle) and l_length >= 0
 l_length.backward()
 encoder_grads = [p.grad for p in model.encoder.encoder.parameters()]
 predictor_grads = [p.grad for p in model.encoder.proj_w.parameters()]
-assert all(g is None for g in encoder_grads)                       # nothing reaches the encoder
+assert all(g is None for g in encoder_grads)  # nothing reaches the encoder
 assert any(g is not None and g.abs().sum() > 0 for g in predictor_grads)

@@ -33,7 +33,8 @@ import math
 
 import matplotlib.pyplot as plt
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler, TensorDataset
+from torch.utils.data import (DataLoader, DistributedSampler, RandomSampler,
+                              SequentialSampler, TensorDataset)
 
 from glow_tts.hparams import get_hparams_from_file
 from glow_tts.models import FlowGenerator
@@ -67,10 +68,16 @@ rank1_model = build_generator(hps.train.seed)   # what rank 1 builds, in its own
 other_seed = build_generator(hps.train.seed + 1)
 
 # %%
-same = all(torch.equal(a, b) for a, b in zip(rank0_model.state_dict().values(), rank1_model.state_dict().values()))
-differs = any(not torch.equal(a, b) for a, b in zip(rank0_model.state_dict().values(), other_seed.state_dict().values()))
+def weights(model):
+    return list(model.state_dict().values())
+
+
+same = all(torch.equal(a, b) for a, b in zip(weights(rank0_model), weights(rank1_model)))
+differs = any(not torch.equal(a, b)
+              for a, b in zip(weights(rank0_model), weights(other_seed)))
 assert same and differs
-print("same seed -> identical weights:", same, "| other seed -> different weights:", differs)
+print("same seed -> identical weights:", same,
+      "| other seed -> different weights:", differs)
 
 # %% [markdown]
 # ## Plain samplers: one process sees everything
@@ -118,11 +125,13 @@ assert raised is not None and "mutually exclusive" in raised
 # utterance in that epoch: the shards overlap.
 
 # %%
-def shards(n_items: int, world_size: int, epoch: int, shuffle: bool = True) -> list[list[int]]:
+def shards(n_items: int, world_size: int, epoch: int,
+           shuffle: bool = True) -> list[list[int]]:
     dataset = TensorDataset(torch.arange(n_items))
     per_rank = []
     for rank in range(world_size):
-        s = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=0)
+        s = DistributedSampler(dataset, num_replicas=world_size, rank=rank,
+                               shuffle=shuffle, seed=0)
         s.set_epoch(epoch)
         per_rank.append(list(s))
     return per_rank
@@ -247,5 +256,6 @@ real = batches_per_epoch(10, world_size=3, batch_size=2)
 print("real loaders:", real, "| exact formula:", formula(10, 3, 2), "| notes' rule:",
       notes_rule(10, 3, 2))
 assert real == [formula(10, 3, 2)] * 3 == [2, 2, 2]
-assert notes_rule(10, 3, 2) < real[0]                       # one batch short: padding ignored
-assert notes_rule(12_000, 6, 196) == six_gpus[0] and notes_rule(12_000, 1, 16) == one_gpu[0]
+assert notes_rule(10, 3, 2) < real[0]  # one batch short: padding ignored
+assert notes_rule(12_000, 6, 196) == six_gpus[0]          # the notes' examples agree
+assert notes_rule(12_000, 1, 16) == one_gpu[0]

@@ -66,8 +66,8 @@ def epoch_grid(grid, title: str):
     fig, ax = plt.subplots(figsize=(9, 2.4))
     ax.set_facecolor("0.8")
     ax.imshow(grid, aspect="auto", cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
-    ax.set(xlabel="sample index (dataset[i])", ylabel="epoch", yticks=range(grid.shape[0]),
-           title=title)
+    ax.set(xlabel="sample index (dataset[i])", ylabel="epoch",
+           yticks=range(grid.shape[0]), title=title)
     ax.title.set_fontsize(9)
     plt.tight_layout()
     plt.show()
@@ -106,10 +106,11 @@ def model_shapes(records, attn_shape):
     (``encoder.*``) is drawn on the left, the mel side (``decoder``) on the right, and the
     alignment (``attn_shape``) between them.
     """
-    parts = {name: (kind, shape_in, shape_out) for name, kind, shape_in, shape_out in records}
+    parts = {name: (kind, shape_in, shape_out)
+             for name, kind, shape_in, shape_out in records}
     text_side = [n for n, *_ in records if n.startswith("encoder.")]
-    order = {"encoder.emb": 0, "encoder.pre": 1, "encoder.encoder": 2, "encoder.proj_m": 3,
-             "encoder.proj_w": 4}
+    order = {"encoder.emb": 0, "encoder.pre": 1, "encoder.encoder": 2,
+             "encoder.proj_m": 3, "encoder.proj_w": 4}
     text_side.sort(key=lambda n: order.get(n, 9))
     fig, ax = plt.subplots(figsize=(9.5, 5.2))
     height, gap = 0.62, 0.9
@@ -125,7 +126,7 @@ def model_shapes(records, attn_shape):
     for k, name in enumerate(text_side):
         y = top - (k + 1) * gap
         _box(ax, 0.2, y, 3.6, height, label(name))
-        if name == "encoder.proj_w":                # reads the encoder's output, as proj_m does
+        if name == "encoder.proj_w":  # reads the encoder's output, as proj_m does
             _arrow(ax, (0.2, encoder_y + height / 2), (0.2, y + height / 2), rad=0.4)
         else:
             _arrow(ax, previous, (2.0, y + height))
@@ -148,8 +149,8 @@ def model_shapes(records, attn_shape):
             "durations from attn train proj_w", ha="center", va="top", fontsize=7)
     ax.set(xlim=(-0.6, 10), ylim=(mas_y - 1.0, top + 0.6))
     ax.axis("off")
-    ax.set_title("FlowGenerator.forward(x, x_lengths, y, y_lengths): shapes recorded by hooks",
-                 fontsize=9)
+    ax.set_title("FlowGenerator.forward(x, x_lengths, y, y_lengths): "
+                 "shapes recorded by hooks", fontsize=9)
     plt.tight_layout()
     plt.show()
     return fig
@@ -157,7 +158,8 @@ def model_shapes(records, attn_shape):
 
 def mas_table(Q, came_from, path):
     """The MAS table ``Q`` [t_x, t_y] (−inf where no complete path passes), each cell's
-    back-pointer (``came_from``: 1 from (i-1, j-1), 0 from (i, j-1)) and the chosen path."""
+    back-pointer (``came_from``: 1 from (i-1, j-1), 0 from (i, j-1)) and the chosen
+    path."""
     import math
 
     t_x, t_y = Q.shape
@@ -181,8 +183,8 @@ def mas_table(Q, came_from, path):
                 _arrow(ax, (j - 0.15, i - 0.2), (j - 0.75, i - 0.2 - 0.6 * di),
                        color="#ff5555" if on_path else "0.9", lw=1.2 if on_path else 0.6)
             if on_path:
-                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="#ff5555",
-                                           lw=1.5))
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
+                                           ec="#ff5555", lw=1.5))
     ax.set(xlabel="mel frame j", ylabel="token i", xticks=range(t_y), yticks=range(t_x),
            title="MAS table Q[i, j] with back-pointers (arrows); red: the path read back "
                  "from the last cell; grey cells: unreachable")
