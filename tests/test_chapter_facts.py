@@ -218,7 +218,7 @@ REPO_PATH = re.compile(r"`((?:glow_tts|tests|bench|tools|configs|walkthroughs)/[
 
 @pytest.mark.parametrize("name", ["map.md", "changes.md", "flowchart.md"])
 def test_dotted_names_and_repository_paths_in_the_chapter_exist(name):
-    text = chapter(name)
+    text = CITATION.sub("", chapter(name))  # a citation's text is a path in the original
     assert missing(DOTTED.findall(text)) == []
     for path in REPO_PATH.findall(text):
         assert (REPO / path).exists(), f"{name} names {path}, which does not exist"
