@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parent.parent
 CHAPTERS = REPO / "chapters"
@@ -305,3 +306,86 @@ def test_license_is_mit_with_the_original_notices():
     assert "Copyright (c) 2017 Keith Ito" in text
     assert "The above copyright notice and this permission notice shall be included" in text
     assert 'license = "MIT"' in (REPO / "pyproject.toml").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------ library behaviour changes.md states
+
+def _raise_in_child(rank):
+    raise KeyError(f"rank {rank} failed")
+
+
+@pytest.mark.slow
+def test_mp_spawn_reraises_a_child_error_as_process_raised_exception():
+    """flowchart.md: the parent gets ProcessRaisedException carrying the child's traceback
+    as text, not the child's exception."""
+    import torch.multiprocessing as mp
+
+    with pytest.raises(mp.ProcessRaisedException) as caught:
+        mp.spawn(_raise_in_child, nprocs=1)
+    assert not isinstance(caught.value, KeyError)
+    assert "Traceback" in str(caught.value) and "KeyError: 'rank 0 failed'" in str(caught.value)
+
+
+@pytest.mark.slow
+def test_dated_apis_behave_as_changes_md_says(tmp_path):
+    import logging
+    import pickle
+    import warnings
+
+    import librosa
+    import numpy as np
+
+    text = chapter("changes.md")
+    # torch.qr: deprecated, warns once per process. Run in a fresh interpreter so that no
+    # earlier call in this process has used up the warning.
+    probe = ("import warnings, torch\n"
+             "counts = []\n"
+             "with warnings.catch_warnings(record=True) as w:\n"
+             "    warnings.simplefilter('default')\n"
+             "    for _ in range(3):\n"
+             "        n = len(w); torch.qr(torch.randn(3, 3)); counts.append(len(w) - n)\n"
+             "print(counts)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[1, 0, 0]" and "warns\nonce per process" in text
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.nn.utils.weight_norm(torch.nn.Conv1d(2, 2, 1))
+        torch.jit.script(_gate)
+        logging.getLogger("glow_tts.test").warn("x")
+    kinds = {(w.category, str(w.message).split(" is deprecated")[0]) for w in caught}
+    assert (FutureWarning, "`torch.nn.utils.weight_norm`") in kinds
+    assert (DeprecationWarning, "`torch.jit.script`") in kinds
+    assert any(c is DeprecationWarning and "'warn' method" in m for c, m in kinds)
+
+    with pytest.raises(ValueError, match="binary mode of fromstring is removed"):
+        np.fromstring(b"\x00\x01", dtype=np.uint8, sep="")
+    assert np.zeros(2).astype(np.bool).dtype == np.dtype(bool)  # back in NumPy 2
+
+    for call in (lambda: librosa.filters.mel(22050, 1024, 80, 0.0, 8000.0),
+                 lambda: librosa.util.pad_center(np.ones(800), 1024),
+                 lambda: librosa.stft(np.zeros(4096, dtype=np.float32), 1024, 256, 1024, "hann")):
+        with pytest.raises(TypeError, match="positional argument"):
+            call()
+
+    # the original's Noam learning rate is a NumPy float64 and lands in the optimizer state
+    lr = 1.0 * np.power(192, -0.5) * np.min([np.power(1, -0.5), 1 * np.power(4000, -1.5)])
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))], lr=lr)
+    assert type(optimizer.state_dict()["param_groups"][0]["lr"]) is np.float64
+    path = tmp_path / "G_1.pth"
+    torch.save({"model": {}, "iteration": 1, "optimizer": optimizer.state_dict(),
+                "learning_rate": 1.0}, path)
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        torch.load(path, map_location="cpu")  # the original's call, today's default
+    from glow_tts.checkpoint import load_checkpoint_dict
+    assert type(load_checkpoint_dict(str(path))["optimizer"]["param_groups"][0]["lr"]) is float
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compile("s in table and s is not '_'", "text/__init__.py", "eval")
+    assert [w.category for w in caught] == [SyntaxWarning]
+
+
+
+def _gate(a, b):  # a TorchScript-able function, as the original's fused_add_tanh_sigmoid_multiply
+    return torch.tanh(a) * torch.sigmoid(b)
