@@ -523,8 +523,8 @@ def check_run(hps, log: logging.Logger | None = None, ddi: bool = True) -> None:
     from glow_tts.data_utils import TextMelLoader
     from glow_tts.models import build_model
 
-    TextMelLoader(hps.data.training_files, hps.data)
-    TextMelLoader(hps.data.validation_files, hps.data)
+    TextMelLoader(hps.data.training_files, hps.data, n_sqz=hps.model.n_sqz)
+    TextMelLoader(hps.data.validation_files, hps.data, n_sqz=hps.model.n_sqz)
     path, checkpoint = load_newest_checkpoint(hps.model_dir, log)
     ddi_path = os.path.join(hps.model_dir, "ddi_G.pth")
     if checkpoint is None and ddi and hps.train.ddi and os.path.isfile(ddi_path):

@@ -126,12 +126,12 @@ def train_and_eval(rank: int, n_gpus: int, hps, on_step=None) -> dict:
     random.seed(hps.train.seed)
 
     try:
-        train_dataset = TextMelLoader(hps.data.training_files, hps.data)
+        train_dataset = TextMelLoader(hps.data.training_files, hps.data, n_sqz=hps.model.n_sqz)
         train_sampler, train_loader = build_train_loader(
             train_dataset, hps.train.batch_size, hps.train.num_workers, hps.train.seed, rank, n_gpus)
         val_loader = None
         if rank == 0:
-            val_dataset = TextMelLoader(hps.data.validation_files, hps.data)
+            val_dataset = TextMelLoader(hps.data.validation_files, hps.data, n_sqz=hps.model.n_sqz)
             # drop_last=False: a validation set smaller than one batch still gets evaluated.
             val_loader = DataLoader(val_dataset, num_workers=hps.train.num_workers, shuffle=False,
                                     batch_size=hps.train.batch_size,
