@@ -28,7 +28,7 @@
 # %%
 import math
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
+import glow_tts.fonts.register  # noqa: F401  (NanumGothic for Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
 

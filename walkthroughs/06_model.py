@@ -32,14 +32,15 @@
 # %%
 import tempfile
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
+import glow_tts.fonts.register  # noqa: F401  (NanumGothic for Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from glow_tts import commons, modules
+from glow_tts import commons
 from glow_tts.corpus.build import build_corpus
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
+from glow_tts.fast.dropout import GeometricDropout
 from glow_tts.hparams import get_hparams_from_file
 from glow_tts.models import FlowGenerator, FlowSpecDecoder
 from glow_tts.text.symbols import symbols
@@ -243,9 +244,10 @@ plt.show()
 # (`p_dropout` 0.1 in the encoder, 0.5 in the prenet, `p_dropout_dec` in the flow): in
 # training mode it zeroes random activations and scales the rest by $1/(1-p)$; in
 # evaluation mode it does nothing. (There is no batch norm here, the other common such
-# layer; `LayerNorm` behaves the same in both modes.) Each dropout layer here is a
-# `modules.Dropout`, an `nn.Dropout` that draws masks of the same distribution from
-# fewer random numbers on the CPU (see the "What changed" chapter); it reads the same flag.
+# layer; `LayerNorm` behaves the same in both modes.) Each dropout layer here is an
+# `nn.Dropout`, as in the original; `glow_tts.fast.enable` swaps them for `GeometricDropout`,
+# which draws masks of the same distribution from fewer random numbers on the CPU (see the
+# "What changed" chapter) and reads the same flag.
 #
 # The notes (§1.2.4.3) say exactly this much: that `train()` comes from the
 # `torch.nn` base class. What it does *not* do is equally worth knowing: `eval()` does not
@@ -259,10 +261,10 @@ assert model.training and all(m.training for m in model.modules())
 dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
 print(len(dropouts), "dropout layers, p =", sorted({m.p for m in dropouts}))
 assert any(m.p > 0 for m in dropouts)
-assert all(isinstance(m, modules.Dropout) for m in dropouts)
+assert all(type(m) is nn.Dropout for m in dropouts)
 
 # %% [markdown]
-# How `modules.Dropout` draws its mask: in a row of independent coins that land "drop"
+# How `GeometricDropout` draws its mask: in a row of independent coins that land "drop"
 # with probability $p$, the distance from one drop to the next is a geometric count with
 # mean $1/p$. Drawing those distances directly takes one random number per *dropped*
 # element instead of one per element, 20 times fewer at $p = 0.05$. The result is
@@ -271,7 +273,7 @@ assert all(isinstance(m, modules.Dropout) for m in dropouts)
 # %%
 torch.manual_seed(0)
 ones = torch.ones(400_000)
-dropped_out = modules.Dropout(0.05).train()(ones)
+dropped_out = GeometricDropout(0.05).train()(ones)
 drops = torch.nonzero(dropped_out == 0).flatten()      # positions of the zeros
 rate, mean_gap = len(drops) / len(ones), torch.diff(drops).double().mean().item()
 print(f"dropped {rate:.4f} of the elements; mean distance between drops {mean_gap:.2f}")

@@ -34,7 +34,7 @@ import itertools
 import math
 import tempfile
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
+import glow_tts.fonts.register  # noqa: F401  (NanumGothic for Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
 from torch.distributions import Normal

@@ -39,7 +39,7 @@ import os
 import tempfile
 import time
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
+import glow_tts.fonts.register  # noqa: F401  (NanumGothic for Hangul in figure labels)
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
