@@ -50,9 +50,11 @@ class Adam:
     than ``"noam"`` gives the constant rate ``lr``.
 
     The first call of :meth:`step` uses ``lr(1)``, the next ``lr(2)`` and so on; ``step_num``
-    is the step whose rate the *next* update will use. Unlike the original, whose
-    ``state_dict`` held only the inner Adam's moments (so a resumed run restarted the
-    warm-up at step 1), :meth:`state_dict` also carries ``step_num``.
+    is the step whose rate the *next* update will use. The original's ``state_dict`` held
+    only the inner Adam's state; its ``train.py`` rebuilt the count on resume as
+    ``(epoch - 1) * len(train_loader)`` (+1), which is exact only while every epoch has had
+    the same number of batches (same filelist, batch size and GPU count). Here
+    :meth:`state_dict` also carries ``step_num``.
 
     ``fused`` picks torch's one-kernel Adam, which updates every parameter in a single pass
     (on this project's 2-core CPU the optimizer step of the base model takes 20 ms instead

@@ -101,10 +101,9 @@ def copy_font(dest: Path = FONT_DEST) -> None:
     from fontTools.ttLib import TTFont
 
     font = find_font()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(font.parent / "OFL.txt", dest.parent / "OFL.txt")   # the licence goes with it
     if dest.is_file() and dest.stat().st_mtime >= font.stat().st_mtime:
         return
+    dest.parent.mkdir(parents=True, exist_ok=True)
     ttf = TTFont(str(font))
     for tag in [tag for tag in ttf.keys() if tag.startswith("TSI")]:
         del ttf[tag]
