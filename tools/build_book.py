@@ -83,21 +83,16 @@ def update_summary(walkthroughs: list[Walkthrough], path: Path = SUMMARY) -> Non
 # ---------------------------------------------------------------------------------------
 
 def find_font() -> Path:
-    try:
-        import koreanize_matplotlib
-    except ImportError as err:
-        raise BuildError("koreanize-matplotlib is not installed in this environment; "
-                         "run `make install` (it is pinned in requirements.txt)") from err
-    font = Path(koreanize_matplotlib.__file__).parent / "fonts" / "NanumGothic.ttf"
-    if not font.is_file():
-        raise BuildError(f"{font} is missing: reinstall koreanize-matplotlib")
-    return font
+    from glow_tts.fonts import FONT_PATH
+    if not FONT_PATH.is_file():
+        raise BuildError(f"{FONT_PATH} is missing: the package ships it (git checkout it)")
+    return FONT_PATH
 
 
 def copy_font(dest: Path = FONT_DEST) -> None:
     """Ship NanumGothic with the site, minus its empty VTT source tables.
 
-    The TTF in koreanize-matplotlib carries Visual TrueType's private source tables
+    The bundled TTF (glow_tts/fonts/) carries Visual TrueType's private source tables
     (TSI0-TSI5), one of them zero-length; Chromium's font sanitizer (OTS) rejects the
     whole font for it ("TSI3: zero-length table") and falls back to boxes. Those tables
     are hinting-editor data that no renderer reads, so dropping them leaves every glyph,
