@@ -252,7 +252,6 @@ def replay_in_one_process(hps, seen: list[list[int]], steps: int):
 
 
 def test_two_nodes_in_two_network_namespaces_train_as_one_process_would(namespaces, tmp_path):
-    start = time.monotonic()
     filelists = build_micro_corpus(str(tmp_path / "corpus"))
     hps = micro_hparams(str(tmp_path / "run"), filelists, max_steps=STEPS, log_interval=1000,
                         model={"p_dropout": 0.0, "p_dropout_dec": 0.0}, data={"add_noise": False})
@@ -310,4 +309,3 @@ def test_two_nodes_in_two_network_namespaces_train_as_one_process_would(namespac
     torch.manual_seed(hps.train.seed)
     init = FlowGenerator(n_vocab=len(symbols), out_channels=hps.data.n_mel_channels, **hps.model).state_dict()
     assert any(not torch.equal(init[k], p0[k]) for k in init)
-    assert time.monotonic() - start < 170
