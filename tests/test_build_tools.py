@@ -25,7 +25,7 @@ import mdbook_math  # noqa: E402
 import mdbook_topics  # noqa: E402
 import render_walkthroughs as render  # noqa: E402
 import search_index  # noqa: E402
-from walkthrough_meta import Walkthrough, read_walkthrough  # noqa: E402
+from walkthrough_meta import Walkthrough, find_walkthroughs, read_walkthrough  # noqa: E402
 
 
 # --------------------------------------------------------------------------- math
@@ -123,6 +123,16 @@ def test_summary_lists_each_walkthrough(tmp_path):
     assert "old.md" not in updated and "- [Glossary](glossary.md)" in updated
     with pytest.raises(build_book.BuildError, match="markers"):
         build_book.summary_with_walkthroughs("# Summary\n", [first])
+
+
+def test_walkthroughs_may_share_a_number(tmp_path):
+    # A split walkthrough keeps its number (links to the first part stay valid); the parts
+    # are read in file-name order.
+    for name in ("12_training_ranks.py", "12_training_loop.py", "11_x.py", "13_y.py"):
+        _walkthrough(tmp_path, name, name[:-3], "T01")
+    found = find_walkthroughs(tmp_path)
+    assert [w.slug for w in found] == ["11_x", "12_training_loop", "12_training_ranks", "13_y"]
+    assert [w.number for w in found] == ["11", "12", "12", "13"]
 
 
 def test_topic_links_resolve_and_unknown_topics_fail(tmp_path):
@@ -300,3 +310,32 @@ def test_render_reuses_the_cache_until_the_walkthrough_changes(tmp_path, monkeyp
     assert "unchanged" in messages[-1]
     walkthrough.path.write_text(walkthrough.path.read_text() + "\n# %%\ny = 2\n")
     assert render.render_one(walkthrough, True, 60, package, log=messages.append) is True
+
+
+def test_a_plot_cell_renders_collapsed_with_its_figure_in_view(tmp_path):
+    import jupytext
+    from markdown_it import MarkdownIt
+
+    # The tag as a walkthrough writes it in the percent file.
+    text = ('# %% [markdown]\n# # Plots\n#\n# covers: T01\n\n'
+            '# %%\nx = 1\n\n'
+            '# %% tags=["plot"]\nimport matplotlib.pyplot as plt\nplt.plot([0, 1])\n')
+    nb = jupytext.reads(text, fmt="py:percent")
+    assert [sorted(render._tags(c)) for c in nb.cells] == [[], [], ["plot"]]
+    nb.cells[2].outputs = [new_output("display_data", data={
+        "image/png": base64.b64encode(_png_bytes()).decode(), "text/plain": "<Figure>"})]
+    walkthrough = Walkthrough(path=tmp_path / "09_plots.py", number="09", slug="09_plots",
+                              title="Plots")
+    writer = render.PageWriter(walkthrough, media_dir=tmp_path / "img", media_link="img",
+                               source_link="s.py", notebook_link="s.ipynb")
+    page = writer.markdown(nb)
+    details = page[page.index("<details"):page.index("</details>")]
+    assert "plt.plot([0, 1])" in details and "x = 1" not in details   # only the plot cell
+    assert "```python\nx = 1\n```" in page                             # others unchanged
+    figure = page.index("](img/")
+    assert figure > page.index("</details>")                          # figure outside, shown
+    # CommonMark (mdBook's parser) reads the fence inside <details> as a code block.
+    html = MarkdownIt("commonmark").render(page)
+    folded = html[html.index("<details"):html.index("</details>")]
+    assert '<code class="language-python">import matplotlib.pyplot as plt' in folded
+    assert "<summary>" in folded and "<img" not in folded

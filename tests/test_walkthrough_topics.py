@@ -20,7 +20,6 @@ TOPICS_MD = REPO.parent / "shared" / "TOPICS.md"
 NAME = re.compile(r"^\d\d_[A-Za-z0-9_]+\.py$")
 COVERS = re.compile(r"^#\s*covers:\s*(.+?)\s*$", re.MULTILINE)
 TOPIC_ID = re.compile(r"^T\d\d$")
-MIN_ASSERTS = 8
 
 
 def walkthrough_files() -> list[Path]:
@@ -71,8 +70,9 @@ def test_every_topic_is_covered():
 def test_walkthrough_shape(path: Path):
     text = path.read_text(encoding="utf-8")
     tree = ast.parse(text, filename=str(path))
-    asserts = sum(isinstance(node, ast.Assert) for node in ast.walk(tree))
-    assert asserts >= MIN_ASSERTS, f"{path.name}: {asserts} asserts; a walkthrough checks every claim (at least {MIN_ASSERTS})"
+    # No minimum number of asserts: a count rewards padding. What an assert may check is
+    # linted in tests/test_walkthrough_lint.py (no literal-only asserts, no unmarked
+    # source-text searches).
     # jupytext percent format: the first cell is markdown and holds the covers line.
     cells = re.split(r"^# %%", text, flags=re.MULTILINE)
     assert len(cells) > 2, f"{path.name}: no '# %%' cells; write it in jupytext percent format"

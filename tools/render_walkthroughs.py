@@ -6,7 +6,8 @@ For each walkthrough (in file-name order):
      inline backend (Agg underneath, figures sent as PNG outputs)
      and GLOW_TTS_QUICK passed through;
   2. write chapters/walkthroughs/NN_slug.md: Markdown cells as they are, code cells as
-     ```python blocks, text outputs in an output box (ANSI colours stripped, long outputs
+     ```python blocks (a cell tagged `plot` folded into a <details> block, its figure
+     still shown), text outputs in an output box (ANSI colours stripped, long outputs
      shortened with a marker, machine-specific paths replaced), PNG/SVG figures and WAV
      audio as files in chapters/walkthroughs/img/NN_slug/, and links to the source and the
      notebook (which tools/build_book.py copies into site/notebooks/).
@@ -43,7 +44,11 @@ CHAPTERS = REPO / "chapters"
 OUTPUT_DIR = CHAPTERS / "walkthroughs"
 CACHE_ROOT = REPO / "build" / "walkthroughs"
 KERNEL_NAME = "glow-tts-venv"
-RENDER_VERSION = "3"  # bump to invalidate every cached page when the page format changes
+RENDER_VERSION = "4"  # bump to invalidate every cached page when the page format changes
+# A code cell tagged `plot` (`# %% tags=["plot"]` in the percent file) only draws a figure:
+# its code is rendered collapsed, its outputs (the figure) stay in view.
+PLOT_TAG = "plot"
+PLOT_SUMMARY = "Plotting code (click to show)"
 
 MAX_OUTPUT_LINES = 60  # longer outputs keep their head and tail around a marker
 HEAD_LINES = 35
@@ -169,6 +174,16 @@ def _tags(cell) -> set[str]:
     return set(cell.get("metadata", {}).get("tags", []))
 
 
+def _collapsed(code_block: str) -> str:
+    """A plotting cell's code, folded away under a one-line summary.
+
+    The blank lines around the fenced block make mdBook (CommonMark) end the HTML block and
+    parse the fence as Markdown, so the code is highlighted like any other cell when opened.
+    """
+    return (f'<details class="nb-plot">\n<summary>{PLOT_SUMMARY}</summary>\n\n'
+            f"{code_block}\n</details>\n")
+
+
 @dataclass
 class PageWriter:
     """Turns one executed notebook into Markdown plus media files."""
@@ -290,7 +305,10 @@ class PageWriter:
             elif cell.cell_type == "code":
                 if source.strip() and "remove-input" not in tags:
                     fence = _fence_for(source)
-                    parts.append(f"{fence}python\n{source.rstrip()}\n{fence}\n")
+                    block = f"{fence}python\n{source.rstrip()}\n{fence}\n"
+                    if PLOT_TAG in tags:
+                        block = _collapsed(block)
+                    parts.append(block)
                 if "remove-output" not in tags:
                     parts.extend(self._outputs(index, cell.get("outputs", [])))
             elif cell.cell_type == "raw":

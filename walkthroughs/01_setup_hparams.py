@@ -34,11 +34,17 @@ import io
 import json
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 
-from glow_tts.hparams import ConfigError, HParams, SCHEMA, get_hparams, get_hparams_from_file
+import torch
+
+from glow_tts.hparams import (ConfigError, HParams, SCHEMA, get_hparams,
+                              get_hparams_from_file)
+from glow_tts.inference import build_model
 from glow_tts.text.symbols import symbols
-from glow_tts.utils import LOG_FORMAT, get_logger
+from glow_tts.utils import get_logger
 
 # Every file this walkthrough writes goes to a fresh temporary folder.
 workdir = tempfile.mkdtemp(prefix="glow_tts_01_")
@@ -191,25 +197,108 @@ assert SCHEMA["data"]["add_blank"][1] is False  # (types, default, meaning)
 # `add_blank`, a blank token is put between every pair of symbols, and its id is
 # `len(symbols)`, one past the last symbol: the table needs one more row. The original
 # writes this as `len(symbols) + getattr(hps.data, "add_blank", False)`, adding a `bool`
-# to an `int`. That works because in Python `bool` is a subclass of `int`: `True == 1`
-# and `False == 0`.
+# to an `int`. That works because in Python `bool` is a subclass of `int`, with
+# `True == 1` and `False == 0`, so the sum is a plain `int`.
+#
+# The model builder does exactly this sum. Built from the tiny config with `add_blank`
+# off and on, its embedding (`encoder.emb`) has 73 and 74 rows, and only the second
+# accepts the blank id 73:
+
+# %%
+def accepts_blank(model):
+    """Does the embedding have a row for the blank id len(symbols)?"""
+    try:
+        model.encoder.emb(torch.LongTensor([len(symbols)]))   # [1] -> [1, hidden]
+        return True
+    except IndexError as err:
+        print("  IndexError:", err)
+        return False
+
+
+tiny = get_hparams_from_file("../configs/tiny.json")
+rows, accepted = {}, {}
+for add_blank in (False, True):
+    tiny.data.add_blank = add_blank
+    model = build_model(tiny)
+    rows[add_blank] = model.encoder.emb.num_embeddings
+    accepted[add_blank] = accepts_blank(model)
+    print(f"add_blank={add_blank}: {rows[add_blank]} rows, blank id accepted: "
+          f"{accepted[add_blank]}")
 
 # %%
 assert len(symbols) == 73
-assert issubclass(bool, int) and True + 0 == 1 and False + 0 == 0
-for add_blank, expected in [(False, 73), (True, 74)]:
-    n_vocab = len(symbols) + add_blank
-    assert n_vocab == expected and type(n_vocab) is int
+assert rows == {False: len(symbols) + False, True: len(symbols) + True}
+assert rows == {False: 73, True: 74}
+assert accepted == {False: False, True: True}
 
 # %% [markdown]
-# ## `get_logger(model_dir)` and `logger.info(hps)`
+# ## `get_logger(model_dir)` and `logger.info(hps)`: the original
+#
+# The original's `utils.get_logger(model_dir)` takes the logger named after the run
+# folder (`logging.getLogger(os.path.basename(model_dir))`), sets it to DEBUG and adds one
+# *handler*: a `FileHandler` writing `model_dir/train.log`, at DEBUG, each line stamped
+# `time<TAB>name<TAB>level<TAB>message`. That alone would print nothing. But the same
+# `utils.py` calls `logging.basicConfig(stream=sys.stdout, level=logging.DEBUG)` when it is
+# imported, which gives the *root* logger a handler on stdout. A logger passes each record
+# to its own handlers and then, because `propagate` is `True` by default, to its
+# ancestors' handlers, up to the root. So `logger.info(hps)` reaches two places: the file,
+# and stdout in basicConfig's format `LEVEL:name:message`. `hps` becomes text through
+# `HParams.__repr__`, the repr of its attribute dict.
+#
+# The cell below restates that setup with the standard `logging` calls (not the original's
+# code) in a fresh interpreter, since `basicConfig` does nothing in a process whose root
+# logger already has a handler (pytest and some notebook front ends add one):
+
+# %%
+ORIGINAL_STYLE = r"""
+import logging, os, sys
+logging.basicConfig(stream=sys.stdout, level=logging.DEBUG)   # utils.py, on import
+model_dir = sys.argv[1]
+logger = logging.getLogger(os.path.basename(model_dir))        # get_logger(model_dir)
+logger.setLevel(logging.DEBUG)
+to_file = logging.FileHandler(os.path.join(model_dir, "train.log"))
+to_file.setLevel(logging.DEBUG)
+to_file.setFormatter(
+    logging.Formatter("%(asctime)s\t%(name)s\t%(levelname)s\t%(message)s"))
+
+logger.addHandler(to_file)
+logger.info({"train": {"batch_size": 32}})                     # logger.info(hps)
+"""
+original_dir = os.path.join(workdir, "original_run")
+os.makedirs(original_dir)
+shown = subprocess.run([sys.executable, "-c", ORIGINAL_STYLE, original_dir],
+                       capture_output=True, text=True, check=True)
+original_file = open(os.path.join(original_dir, "train.log"), encoding="utf-8").read()
+print("stdout:   ", shown.stdout.strip())
+print("train.log:", original_file.strip())
+
+# %%
+assert shown.stdout == "INFO:original_run:{'train': {'batch_size': 32}}\n"
+assert original_file.rstrip("\n").split("\t")[1:] == [
+    "original_run", "INFO", "{'train': {'batch_size': 32}}"]
+
+# %% [markdown]
+# <a id="claim-1-2-3-logger-info"></a>
 #
 # > **The notes say** (§1.2.3) that `logger.info(hps)` is the part that prints.
-# > **In fact** it is not a `print`: the message goes to a logger, which sends it to two
-# > *handlers*, a file `model_dir/train.log` and the console (stderr), each line stamped
-# > with the time, the logger's name and the level. `hps` becomes text through
-# > `HParams.__repr__`, here the whole config as indented JSON, so the log file records
-# > exactly which hyper-parameters a run used.
+# > **Right**: in the original it prints the whole config to stdout (through the root
+# > handler that `basicConfig` installed) and, the part the notes leave out, writes the
+# > same record to `model_dir/train.log` (through the handler `get_logger` added, §1.2.2),
+# > so the log file records which hyper-parameters the run used. It is not a `print`
+# > call: the message goes through the logging system, which decides where it ends up.
+#
+# ## Ours: `glow_tts.utils.get_logger`
+#
+# Ours writes the same record to the same two kinds of place, the file
+# `model_dir/train.log` and the console, but through two handlers of its own: a
+# `FileHandler` and a `StreamHandler` on stderr, both with the tab-separated format. Its
+# level is INFO. It does not propagate to the root logger, and nothing in `glow_tts`
+# calls `basicConfig` (walkthrough 16 checks that importing the package leaves the root
+# logger alone). Why: the original's `basicConfig(level=DEBUG)` at import switched on
+# DEBUG messages of *every* library in the process (matplotlib's font search, for one),
+# and a program that imports `glow_tts` keeps its own logging configuration. The console
+# copy goes to stderr, so a command's stdout carries only its results. `HParams.__repr__`
+# here prints the config as indented JSON.
 
 # %%
 logger = get_logger(hps.model_dir)
@@ -221,29 +310,38 @@ log_text = open(log_path, encoding="utf-8").read()
 print(log_text[:300])
 
 # %%
-assert os.path.isfile(log_path)
 first_line = log_text.splitlines()[0]
 asctime, name, level, message = first_line.split("\t")
 assert level == "INFO" and name == "glow_tts.kss_base" and message == "{"
-assert LOG_FORMAT == "%(asctime)s\t%(name)s\t%(levelname)s\t%(message)s"
 # The whole config is in the file, as JSON after the first line's prefix.
 logged = json.loads(log_text[log_text.index("{"):])
 assert logged["model"]["hidden_channels"] == 192 and logged["model_dir"] == run_dir
-# Two handlers: the file and the console.
-kinds = sorted(type(h).__name__ for h in logger.handlers)
-assert kinds == ["FileHandler", "StreamHandler"]
+# Two handlers: the file and the console (stderr).
+streams = sorted((type(h).__name__, getattr(h, "stream", None) is sys.stderr)
+                 for h in logger.handlers)
+assert streams == [("FileHandler", False), ("StreamHandler", True)]
 
 # %% [markdown]
-# The original also called `logging.basicConfig(level=logging.DEBUG)` when `utils` was
-# imported, which switched on DEBUG messages for *every* library in the process. Ours
-# configures only its own logger and does not pass messages up to the root logger, so
-# another library's debug output stays off, and calling `get_logger` twice for the same
-# run does not add a second pair of handlers (which would write every line twice).
+# Not propagating means the root logger's handlers never see our records, and another
+# library's debug output stays off. Calling `get_logger` twice for the same run returns
+# the same logger without a second pair of handlers (which would write every line twice).
+# A handler put on the root logger shows both:
 
 # %%
-assert logger.propagate is False
-assert logging.getLogger("matplotlib").getEffectiveLevel() > logging.DEBUG
+at_root = io.StringIO()
+root_handler = logging.StreamHandler(at_root)
+logging.getLogger().addHandler(root_handler)
+try:
+    get_logger(hps.model_dir).info("a second call")
+finally:
+    logging.getLogger().removeHandler(root_handler)
+lines_now = open(log_path, encoding="utf-8").read().splitlines()
+
+# %%
+assert logger.propagate is False and at_root.getvalue() == ""      # root saw nothing
 assert get_logger(hps.model_dir) is logger and len(logger.handlers) == 2
+assert sum(line.endswith("\ta second call") for line in lines_now) == 1   # written once
+assert logging.getLogger("matplotlib").getEffectiveLevel() > logging.DEBUG
 
 # %% [markdown]
 # INFO is the level: `logger.debug(...)` is dropped, `logger.warning(...)` is kept.

@@ -33,7 +33,7 @@
 import tempfile
 import unicodedata
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
+import koreanize_matplotlib  # noqa: F401  (a Hangul font: the figure draws jamo)
 import matplotlib.pyplot as plt
 import torch
 
@@ -41,8 +41,8 @@ from glow_tts.commons import intersperse
 from glow_tts.corpus.build import build_corpus
 from glow_tts.data_utils import TextMelLoader
 from glow_tts.hparams import HParams, get_hparams_from_file
-from glow_tts.text import (BLANK_ID, UnknownSymbolError, korean_cleaners, normalize_korean,
-                           sequence_to_text, text_to_sequence)
+from glow_tts.text import (BLANK_ID, UnknownSymbolError, korean_cleaners,
+                           normalize_korean, sequence_to_text, text_to_sequence)
 from glow_tts.text.symbols import symbols
 
 # %% [markdown]
@@ -66,15 +66,37 @@ assert symbols[6:] == [chr(c) for c in range(0x1100, 0x1113)] + \
     [chr(c) for c in range(0x1161, 0x1176)] + [chr(c) for c in range(0x11A8, 0x11C3)]
 
 # %% [markdown]
-# The same consonant has two ids: ㄱ as a leading letter (ᄀ, U+1100) and as a final letter
-# (ᆨ, U+11A8) are different symbols, because they sound different: 각 (*gak*) starts with a
-# voiced-ish *g* and ends with an unreleased *k*.
+# The same consonant has two ids: ㄱ as a leading letter (ᄀ, U+1100, *choseong* 초성)
+# and as a final letter (ᆨ, U+11A8, *jongseong* 종성) are different symbols. The reason
+# is Unicode's: conjoining jamo encode a letter's *position* in the syllable by the code
+# point, with a separate range for initials and one for finals, so that a run of jamo
+# composes back into syllables without ambiguity. NFC turns ᄀ ᅡ ᆨ into 각, but ᄀ ᅡ ᄀ
+# into 가 followed by a lone initial ᄀ (the start of a next syllable).
+#
+# For a speech model the split is also welcome, because the two positions sound
+# different. Word-initially ㄱ is a voiceless lenis stop, a *k* with a light puff of air
+# (it is voiced, *g*, only between voiced sounds, as in 아기); as a final it is an
+# unreleased *k̚*. And finals are neutralised (음절의 끝소리 규칙, coda
+# neutralisation): only seven final sounds exist, so the final letters ᆨ, ᆩ and ᆿ
+# (각, 밖, 부엌) are all pronounced *k̚*, and ᆺ, ᆽ, ᆾ (낫, 낮, 낯) all *t̚*. The
+# cleaners keep the spelling (three different ids for one final sound); the model learns
+# from the audio that they sound alike.
 
 # %%
 gak = text_to_sequence("각", ["korean_cleaners"])
-print(gak, [hex(ord(symbols[i])) for i in gak])
-assert [symbols[i] for i in gak] == ["\u1100", "\u1161", "\u11a8"]
-assert gak[0] != gak[2]
+print(gak, [hex(ord(symbols[i])) for i in gak],
+      unicodedata.name(symbols[gak[0]]), "/", unicodedata.name(symbols[gak[2]]))
+finals = [symbols[text_to_sequence(word, ["korean_cleaners"])[-1]]
+          for word in ("낫", "낮", "낯")]
+
+# %%
+assert [symbols[i] for i in gak] == ["\u1100", "\u1161", "\u11a8"] and gak[0] != gak[2]
+assert unicodedata.name(symbols[gak[0]]) == "HANGUL CHOSEONG KIYEOK"
+assert unicodedata.name(symbols[gak[2]]) == "HANGUL JONGSEONG KIYEOK"
+assert unicodedata.normalize("NFC", "\u1100\u1161\u11a8") == "각"
+# position matters
+assert unicodedata.normalize("NFC", "\u1100\u1161\u1100") == "가\u1100"
+assert finals == ["\u11ba", "\u11bd", "\u11be"]          # one sound, three symbols kept
 
 # %% [markdown]
 # ## The cleaners, one step at a time
@@ -176,7 +198,8 @@ assert sequence_to_text(blanked) == cleaned  # the blank spells nothing
 # %%
 corpus = build_corpus(tempfile.mkdtemp(prefix="glow_tts_02_"), limit=12, progress=False)
 hps = get_hparams_from_file("../configs/base.json")
-path, text = open(corpus.filelists["train"], encoding="utf-8").readline().strip().split("|")
+with open(corpus.filelists["train"], encoding="utf-8") as filelist:
+    path, text = filelist.readline().strip().split("|")
 print(text)
 
 plain = TextMelLoader(corpus.filelists["train"], hps.data)
@@ -199,12 +222,14 @@ assert torch.equal(plain[index][0], x_plain)
 # The first syllables of that sentence, as the model receives them: one box per token,
 # the jamo on top and its id below; with `add_blank`, the grey blanks in between.
 
-# %%
+# %% tags=["plot"]
 def draw_tokens(ax, token_ids, title):
     for pos, token in enumerate(token_ids):
         blank = token == BLANK_ID
-        ax.add_patch(plt.Rectangle((pos, 0), 0.92, 1, color="0.85" if blank else "#9ecae1"))
-        ax.text(pos + 0.46, 0.62, "·" if blank else symbols[token], ha="center", va="center", fontsize=13)
+        colour = "0.85" if blank else "#9ecae1"
+        ax.add_patch(plt.Rectangle((pos, 0), 0.92, 1, color=colour))
+        ax.text(pos + 0.46, 0.62, "·" if blank else symbols[token],
+                ha="center", va="center", fontsize=13)
         ax.text(pos + 0.46, 0.22, str(token), ha="center", va="center", fontsize=7)
     ax.set_xlim(0, len(token_ids))
     ax.set_ylim(0, 1)
@@ -213,8 +238,11 @@ def draw_tokens(ax, token_ids, title):
 
 
 head = x_plain[:12].tolist()
+spaced = intersperse(head, BLANK_ID)
 fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(9, 2.6))
-draw_tokens(ax0, head, f"“{sequence_to_text(head)}”: {len(head)}개 토큰 (add_blank=False)")
-draw_tokens(ax1, intersperse(head, BLANK_ID), f"add_blank=True: {2 * len(head) + 1}개 토큰, 빈칸 id {BLANK_ID}")
+draw_tokens(ax0, head,
+            f"“{sequence_to_text(head)}”: {len(head)} tokens (add_blank=False)")
+
+draw_tokens(ax1, spaced, f"add_blank=True: {len(spaced)} tokens, blank id {BLANK_ID}")
 plt.tight_layout()
 plt.show()

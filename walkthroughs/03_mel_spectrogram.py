@@ -28,7 +28,6 @@
 # %%
 import math
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
 
@@ -63,15 +62,17 @@ d = hps.data
 
 # %%
 sr, n_fft, hop = d.sampling_rate, d.filter_length, d.hop_length
-assert n_fft // 2 + 1 == 513
-assert abs(sr / n_fft - 21.53) < 0.01                 # Hz between FFT bins
-assert abs(1000 * hop / sr - 11.61) < 0.01            # ms between frames
-assert 1 - hop / d.win_length == 0.75                 # window overlap
-assert mel_fn.window.shape == (1024,)
+bins_hz = torch.fft.rfftfreq(n_fft, d=1 / sr)         # the STFT's bin frequencies, [513]
+print(f"{bins_hz.numel()} bins, {bins_hz[1]:.2f} Hz apart, up to {bins_hz[-1]:.0f} Hz; "
+      f"hop {1000 * hop / sr:.2f} ms, overlap {1 - hop / d.win_length:.0%}")
+assert bins_hz.numel() == mel_fn.mel_basis.shape[1] == 513
+assert abs(bins_hz[1] - 21.53) < 0.01 and bins_hz[-1] == sr / 2
+assert mel_fn.window.shape == (d.win_length,)
 # A *periodic* Hann window: the last sample is not 0 (the symmetric window ends at 0).
 # It is kept in float64, and the FFT runs in float64, as librosa's reference does; the
 # resulting log-mel is float32 like every other model input.
-assert torch.equal(mel_fn.window, torch.hann_window(1024, periodic=True, dtype=torch.float64))
+assert torch.equal(mel_fn.window,
+                   torch.hann_window(1024, periodic=True, dtype=torch.float64))
 assert mel_fn.window[0] == 0 and mel_fn.window[-1] > 0
 
 # %% [markdown]
@@ -137,12 +138,12 @@ assert torch.all(peak_hz[1:] >= peak_hz[:-1])         # bands go up in frequency
 assert widths[:25].max() <= 4 and widths[-1] > 5 * widths[0]  # high bands are much wider
 assert basis[-1].max() < basis[0].max()               # ... and lower (area-normalised)
 
-# %%
+# %% tags=["plot"]
 fig, ax = plt.subplots(figsize=(8, 2.6))
 for row in range(0, 80, 4):
     ax.plot(bin_hz, basis[row], lw=1)
-ax.set(xlabel="주파수 (Hz)", ylabel="가중치", xlim=(0, 8500),
-       title="멜 필터뱅크: 80개 중 4개마다 하나 (mel filterbank, every 4th band)")
+ax.set(xlabel="frequency (Hz)", ylabel="weight", xlim=(0, 8500),
+       title="mel filterbank: every 4th of the 80 bands")
 plt.tight_layout()
 plt.show()
 
@@ -159,7 +160,9 @@ plt.show()
 floor = math.log(1e-5)
 louder = mel_fn(2 * wav)
 above = mel > floor + 1           # well above the floor
-assert torch.allclose(louder[above] - mel[above], torch.full_like(mel[above], math.log(2)), atol=1e-4)
+shift = louder[above] - mel[above]
+assert torch.allclose(shift, torch.full_like(shift, math.log(2)), atol=1e-4)
+
 silence = mel_fn(torch.zeros(sr))
 assert torch.allclose(silence, torch.full_like(silence, floor))
 
@@ -191,13 +194,14 @@ assert torch.allclose(shifted[:, 1 + 4:-4], mel[:, 4:-4], atol=1e-4)
 # bands on the y axis, low frequencies at the bottom). The harmonics of the gliding voice
 # rise; the pause is at the floor; the tone at the end is one bright line.
 
-# %%
+# %% tags=["plot"]
 fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(8, 5), sharex=False)
+
 ax0.plot(t, wav, lw=0.5)
-ax0.set(xlabel="시간 (초)", ylabel="진폭", title="파형 (waveform)", xlim=(0, t[-1]))
+ax0.set(xlabel="time (s)", ylabel="amplitude", title="waveform", xlim=(0, t[-1]))
 im = ax1.imshow(mel, origin="lower", aspect="auto", cmap="magma")
-ax1.set(xlabel=f"프레임 (frame, hop {hop} samples)", ylabel="멜 채널 (mel band)",
-        title=f"로그 멜 스펙트로그램 [80, {mel.shape[-1]}]")
+ax1.set(xlabel=f"frame (hop {hop} samples)", ylabel="mel band",
+        title=f"log-mel spectrogram {list(mel.shape)}")
 fig.colorbar(im, ax=ax1, label="ln(mel)")
 plt.tight_layout()
 plt.show()

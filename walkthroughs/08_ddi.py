@@ -32,7 +32,6 @@
 import os
 import tempfile
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
@@ -60,11 +59,23 @@ torch.set_num_threads(1)
 # its layers. `FlowGenerator` in turn subclasses `torch.nn.Module`, which is where
 # `parameters()`, `train()`, `state_dict()` and the hook machinery come from.
 #
-# > **The notes say** (§1.1) that looking at `FlowGenerator_DDI` in `models.py` shows it
-# > inheriting from the `torch.nn` module. **In fact** the chain has one more link: the
-# > class `FlowGenerator_DDI` derives from `FlowGenerator`, and it is `FlowGenerator` that
-# > derives from `nn.Module`. Here the class lives in `glow_tts.models` and
-# > `glow_tts.init` re-exports the very same object under the original's address.
+# The original's class body is short: its `__init__(*args, **kwargs)` passes every
+# argument on to `FlowGenerator.__init__` (through `super()`), then switches on the DDI
+# mode of each decoder flow that has one (`set_ddi(True)`, which only ActNorm has).
+#
+# <a id="claim-1-1-ddi-models"></a>
+#
+# > **The notes say** (§1.1) that `FlowGenerator_DDI(models.FlowGenerator)` inherits the
+# > `__init__` of a class imported from `models.py` and hands its arguments to the model,
+# > and that `FlowGenerator_DDI` in `models.py` shows it inheriting from the `torch.nn`
+# > module. **Partly right.** The inheritance is as described: the base class is
+# > `models.FlowGenerator`, the constructor passes its arguments through to it, and the
+# > class is an `nn.Module`. But the original defines `FlowGenerator_DDI` in `init.py`
+# > (line 17), not in `models.py`; what `models.py` holds is its base, `FlowGenerator`,
+# > which is the class that derives from `nn.Module` directly. `FlowGenerator_DDI` is a
+# > Module one step further up the chain. (This project defines the class in
+# > `glow_tts/models.py` and `glow_tts/init.py` re-exports the same object, so both of the
+# > original's import paths work; the map chapter records the move.)
 
 # %%
 print([cls.__name__ for cls in FlowGenerator_DDI.__mro__])
@@ -73,7 +84,10 @@ print([cls.__name__ for cls in FlowGenerator_DDI.__mro__])
 assert glow_tts.init.FlowGenerator_DDI is glow_tts.models.FlowGenerator_DDI
 assert FlowGenerator_DDI.__bases__ == (FlowGenerator,)      # the direct parent
 assert FlowGenerator.__bases__ == (nn.Module,)
-assert issubclass(FlowGenerator_DDI, nn.Module)              # ... and so a Module, one step up
+# ... and so a Module, one step up
+assert issubclass(FlowGenerator_DDI, nn.Module)
+# defined here, re-exported by init
+assert FlowGenerator_DDI.__module__ == "glow_tts.models"
 
 # %% [markdown]
 # ## The same model with one switch flipped
@@ -100,15 +114,19 @@ print(len(plain_modules), "modules;", len(actnorms), "ActNorm layers:", actnorms
 # %%
 assert isinstance(ddi, FlowGenerator) and isinstance(ddi, nn.Module)
 assert plain_modules[1:] == ddi_modules[1:]        # every submodule: same name, same type
-assert plain_modules[0] == ("", "FlowGenerator") and ddi_modules[0] == ("", "FlowGenerator_DDI")
+assert plain_modules[0] == ("", "FlowGenerator")
+assert ddi_modules[0] == ("", "FlowGenerator_DDI")
 assert list(plain.state_dict()) == list(ddi.state_dict())    # same parameter names
-assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), ddi.state_dict().values()))
-assert len(actnorms) == hps.model.n_blocks_dec                 # one ActNorm per flow block
+assert all(torch.equal(a, b)
+           for a, b in zip(plain.state_dict().values(), ddi.state_dict().values()))
+# one ActNorm per flow block
+assert len(actnorms) == hps.model.n_blocks_dec
 assert all(plain.get_submodule(n).initialized for n in actnorms)       # ordinary mode
 assert not any(ddi.get_submodule(n).initialized for n in actnorms)     # waiting for data
 # Every other attribute the two models' modules hold is the same:
 differing = {name for (name, a), (_, b) in zip(plain.named_modules(), ddi.named_modules())
-             for key in vars(a) if not key.startswith("_") and vars(a)[key] != vars(b)[key]}
+             for key in vars(a)
+             if not key.startswith("_") and vars(a)[key] != vars(b)[key]}
 print("modules with a differing attribute:", sorted(differing))
 assert differing == set(actnorms)
 
@@ -127,8 +145,9 @@ assert differing == set(actnorms)
 # z = \frac{x - \mu_c}{\sigma_c}. $$
 #
 # Each ActNorm output therefore starts with mean 0 and standard deviation 1 per channel.
-# The flow is 6 blocks of ActNorm → invertible 1×1 convolution → affine coupling, so
-# each block begins by re-standardising what the previous block produced: the first
+# The flow decoder is a stack of `n_blocks_dec` blocks (the count of ActNorm layers
+# printed above: one per block) of ActNorm → invertible 1×1 convolution → affine
+# coupling, so each block begins by re-standardising what the previous block produced: the first
 # training steps do not have to fight badly scaled activations (a log-mel frame has values
 # from about −11.5 to 2), and the log-likelihood starts in a sane range. This is Glow's
 # recipe (Kingma & Dhariwal, 2018), which Glow-TTS keeps.
@@ -168,11 +187,14 @@ try:
     ddi_path = run_ddi(hps)
 finally:
     handle.remove()                     # a global hook must not outlive its use
-print(ddi_path, "|", len(seen), "ActNorm calls")
+print(ddi_path, "|", len(seen), "ActNorm calls; n_blocks_dec =", hps.model.n_blocks_dec,
+      "| n_sqz =", hps.model.n_sqz)
 
 # %% [markdown]
-# Each of the six ActNorm calls saw the squeezed mel (`n_sqz = 2` folds pairs of frames
-# into channels: 80 → 160 channels, $T_y$ → $T_y/2$ frames). For each, the masked mean and
+# There was one ActNorm call per flow block (the count printed above), and each saw the
+# squeezed mel: `n_sqz` folds groups of `n_sqz` frames into channels, so the
+# `n_mel_channels` mel bands become `n_mel_channels · n_sqz` channels and $T_y$ frames
+# become $T_y / n_{sqz}$ (the shapes printed below). For each call, the masked mean and
 # standard deviation per channel over the batch:
 #
 # $$ \bar z_c = \frac{\sum_{b,t} z_{b,c,t}\, m_{b,t}}{\sum_{b,t} m_{b,t}}, \qquad
@@ -188,18 +210,23 @@ def masked_stats(z, mask):  # z [b, c, t], mask [b, 1, t] -> mean [c], std [c]
 
 
 stats = [masked_stats(z, mask) for _, z, mask in seen]
-ddi_layers = [layer for layer, _, _ in seen]    # run_ddi's own ActNorm layers, in call order
+# run_ddi's own ActNorm layers, in call order
+ddi_layers = [layer for layer, _, _ in seen]
 for i, ((_, z, mask), (mean, std)) in enumerate(zip(seen, stats)):
     print(f"ActNorm {i}: z {tuple(z.shape)}  |mean| max {mean.abs().max():.1e}  "
           f"std in [{std.min():.5f}, {std.max():.5f}]")
 
 # %%
-assert len(seen) == hps.model.n_blocks_dec                                 # one call per layer
+# one call per layer
+assert len(seen) == hps.model.n_blocks_dec
 assert all(z.shape[1] == hps.data.n_mel_channels * hps.model.n_sqz for _, z, _ in seen)
 for mean, std in stats:
-    assert mean.abs().max() < 1e-4                                          # mean 0 per channel
-    assert (std - 1).abs().max() < 1e-3                                     # std 1 per channel
-assert all(layer.initialized for layer, _, _ in seen)                      # and now armed no more
+    # mean 0 per channel
+    assert mean.abs().max() < 1e-4
+    # std 1 per channel
+    assert (std - 1).abs().max() < 1e-3
+# and now armed no more
+assert all(layer.initialized for layer, _, _ in seen)
 
 # %% [markdown]
 # Without DDI, the same place in the network sees nothing of the sort. The first ActNorm
@@ -219,21 +246,23 @@ try:
 finally:
     handle.remove()
 plain_mean, plain_std = masked_stats(seen[0][1], seen[0][2])
-print(f"plain model, first ActNorm: mean in [{plain_mean.min():.1f}, {plain_mean.max():.1f}], "
-      f"std in [{plain_std.min():.2f}, {plain_std.max():.2f}]")
+print(f"plain model, first ActNorm: mean in [{plain_mean.min():.1f}, "
+      f"{plain_mean.max():.1f}], std in [{plain_std.min():.2f}, {plain_std.max():.2f}]")
 
 # %%
-assert plain_mean.max() < -1 and (plain_std - 1).abs().max() > 0.1    # far from standardised
+# far from standardised
+assert plain_mean.max() < -1 and (plain_std - 1).abs().max() > 0.1
 
-# %%
+# %% tags=["plot"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3), sharey=True)
-for ax, (mean, std), title in ((axes[0], (plain_mean, plain_std), "DDI 없음: 첫 ActNorm 출력"),
-                               (axes[1], stats[0], "DDI 후: 첫 ActNorm 출력")):
-    ax.plot(mean.numpy(), label="채널별 평균")
-    ax.plot(std.numpy(), label="채널별 표준편차")
+panels = ((axes[0], (plain_mean, plain_std), "no DDI: first ActNorm output"),
+          (axes[1], stats[0], "after DDI: first ActNorm output"))
+for ax, (mean, std), title in panels:
+    ax.plot(mean.numpy(), label="mean per channel")
+    ax.plot(std.numpy(), label="std per channel")
     ax.axhline(0, color="gray", lw=0.5)
     ax.axhline(1, color="gray", lw=0.5, ls="--")
-    ax.set(title=title, xlabel="채널 (squeeze 후 160개)")
+    ax.set(title=title, xlabel=f"channel ({mean.numel()} after the squeeze)")
 axes[0].legend()
 fig.tight_layout()
 plt.show()
@@ -259,15 +288,19 @@ _, _, learning_rate, iteration = load_checkpoint(ddi_path, fresh)
 # %%
 assert {"model", "iteration", "optimizer", "learning_rate"} <= set(saved)
 assert iteration == 0 and learning_rate == hps.train.learning_rate
-assert saved["optimizer"]["step_num"] == 1 and not saved["optimizer"]["optim"]["state"]  # no update yet
+# no update yet
+assert saved["optimizer"]["step_num"] == 1 and not saved["optimizer"]["optim"]["state"]
 assert all(torch.equal(fresh.state_dict()[k], v) for k, v in saved["model"].items())
-changed = {k for k in saved["model"] if not torch.equal(saved["model"][k], plain.state_dict()[k])}
+changed = {k for k in saved["model"]
+           if not torch.equal(saved["model"][k], plain.state_dict()[k])}
+
 assert changed == {f"{n}.{p}" for n in actnorms for p in ("logs", "bias")}
 # The saved logs/bias are the ones the layers computed from the batch inside run_ddi:
 for layer, name in zip(ddi_layers, actnorms):
     assert torch.equal(saved["model"][f"{name}.logs"], layer.logs.detach())
     assert torch.equal(saved["model"][f"{name}.bias"], layer.bias.detach())
-assert all(fresh.get_submodule(n).initialized for n in actnorms)     # loaded = normal mode
+# loaded = normal mode
+assert all(fresh.get_submodule(n).initialized for n in actnorms)
 
 # %% [markdown]
 # ## After the first batch: an ordinary layer
@@ -292,6 +325,9 @@ after_second = {n: model.get_submodule(n).logs.clone() for n in actnorms}
 
 # %%
 assert all(model.get_submodule(n).initialized for n in actnorms)
-assert all(after_first[n].abs().sum() > 0 for n in actnorms)            # set by the first batch
-assert all(torch.equal(after_first[n], after_second[n]) for n in actnorms)   # not reset by the second
-assert all(model.get_submodule(n).logs.requires_grad for n in actnorms)  # ordinary parameters now
+# set by the first batch
+assert all(after_first[n].abs().sum() > 0 for n in actnorms)
+# not reset by the second
+assert all(torch.equal(after_first[n], after_second[n]) for n in actnorms)
+# ordinary parameters now
+assert all(model.get_submodule(n).logs.requires_grad for n in actnorms)

@@ -25,7 +25,6 @@
 # covers: T05, T06, T33
 
 # %%
-import inspect
 import logging
 import os
 import subprocess
@@ -37,6 +36,7 @@ import numpy as np
 import soundfile as sf
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from torch.overrides import TorchFunctionMode
 
 from glow_tts import modules, utils
 from glow_tts.audio import load_wav
@@ -52,19 +52,61 @@ workdir = tempfile.mkdtemp(prefix="glow_tts_16_")
 #
 # `InvConvNear` starts from a random rotation: the $Q$ of a QR decomposition of a Gaussian
 # matrix, with one column flipped if needed so that $\det Q = +1$. The original called
-# `torch.qr`, which PyTorch now keeps only as a deprecated alias that warns on every call.
+# `torch.qr`, which PyTorch now keeps only as a deprecated alias. Its warning comes from
+# C++ (`TORCH_WARN_ONCE` in ATen's `BatchLinearAlgebra.cpp`), so it is given **once per
+# process**, whatever Python's warning filters say: even with `simplefilter("always")`,
+# three calls give one warning, then none. A fresh interpreter shows it (in this kernel an
+# earlier call may already have used the warning up):
 
 # %%
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
-    torch.qr(torch.randn(4, 4))
-print(caught[0].message if caught else "no warning")
-assert any("linalg.qr" in str(w.message) for w in caught)
+QR_PROBE = r"""
+import warnings, torch
+counts = []
+for _ in range(3):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.qr(torch.randn(4, 4))
+    counts.append(len(caught))
+    if caught:
+        first = caught[0]
+print(counts)
+print(first.category.__name__, str(first.message).splitlines()[0])
+print(str(first.message).splitlines()[-1].split("(Triggered internally at ")[-1])
+"""
+qr_counts, qr_warning, qr_origin = subprocess.run(
+    [sys.executable, "-c", QR_PROBE], capture_output=True, text=True, check=True
+).stdout.splitlines()
+print(qr_counts, qr_warning, qr_origin, sep="\n")
 
 # %%
-layer = modules.InvConvNear(channels=8, n_split=4)
+assert qr_counts == "[1, 0, 0]"                      # warned on the first call only
+assert qr_warning.startswith("UserWarning torch.qr is deprecated in favor of torch.linalg.qr")
+assert "BatchLinearAlgebra.cpp" in qr_origin         # raised by ATen, in C++
+
+# %% [markdown]
+# Which QR does ours call? Not a question for its source text: a `TorchFunctionMode`
+# sees every torch function called while it is active, so we record the calls made while
+# an `InvConvNear` is built.
+
+# %%
+class RecordTorchCalls(TorchFunctionMode):
+    def __init__(self):
+        super().__init__()
+        self.funcs = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.funcs.append(func)
+        return func(*args, **(kwargs or {}))
+
+
+with RecordTorchCalls() as recorder:
+    layer = modules.InvConvNear(channels=8, n_split=4)
 w = layer.weight.detach()                                  # [n_split, n_split]
-assert "torch.linalg.qr" in inspect.getsource(modules.InvConvNear)
+print(sorted({getattr(f, "__name__", str(f)) for f in recorder.funcs
+              if getattr(f, "__module__", "") and "torch" in f.__module__}))
+
+# %%
+assert torch.linalg.qr in recorder.funcs and torch.qr not in recorder.funcs
 assert torch.allclose(w @ w.T, torch.eye(4), atol=1e-6)    # orthogonal
 assert torch.linalg.det(w) > 0                              # a rotation
 
@@ -215,8 +257,9 @@ assert get_hparams(args=["-c", edited, "-m", model_dir, "--force"]).train.seed =
 # %% [markdown]
 # ## Importing the package configures no logging
 #
-# The original's `utils.py` called `logging.basicConfig(level=logging.DEBUG)` when imported,
-# so every library's debug output (matplotlib's font search, numba's compiler…) flooded the
+# The original's `utils.py` called
+# `logging.basicConfig(stream=sys.stdout, level=logging.DEBUG)` when imported, so every
+# library's debug output (matplotlib's font search, numba's compiler…) flooded the
 # console. A fresh interpreter shows the root logger untouched after importing ours:
 
 # %%
