@@ -62,6 +62,8 @@ train_lines = open(corpus.filelists["train"], encoding="utf-8").read().splitline
 print(train_lines[0])
 
 # %% [markdown]
+# <a id="claim-1-2-4-dataset"></a>
+#
 # ## `TextMelLoader` is a map-style `Dataset`
 #
 # PyTorch knows two kinds of data sets. A *map-style* one is anything with `__getitem__`
@@ -108,6 +110,8 @@ assert again.audiopaths_and_text == train_dataset.audiopaths_and_text
 assert [p for p, _ in train_dataset.audiopaths_and_text] != [l.split("|")[0] for l in train_lines]
 
 # %% [markdown]
+# <a id="claim-1-2-4-1-iterate"></a>
+#
 # ## Iterating a `DataLoader`
 #
 # A `DataLoader` asks a *sampler* for indices, groups them into batches of `batch_size`,
@@ -131,10 +135,13 @@ assert x.shape[0] == y.shape[0] == B
 # epoch), drawn from PyTorch's global generator: `torch.manual_seed` makes the sequence
 # of epoch orders reproducible, and each epoch differs from the one before.
 #
+# <a id="claim-1-2-4-1-shuffle"></a>
+#
 # > **The notes say** (§1.2.4.1) that the data is shuffled *after* all batches have been
 # > iterated. **In fact** the permutation is drawn when an epoch *starts*: each `for`
 # > loop over the loader creates an iterator that draws a fresh order, so even the first
-# > epoch is shuffled.
+# > epoch is shuffled. So: **Partly right**: a new order every epoch, but drawn at its
+# > start.
 
 # %%
 def epoch_order(loader):
@@ -150,6 +157,8 @@ assert first_run[0] != first_run[1] != first_run[2]  # a new order every epoch
 assert first_run[0] != list(range(N))[:len(first_run[0])]  # epoch 1 is shuffled too
 
 # %% [markdown]
+# <a id="claim-1-2-4-1-drop-last"></a>
+#
 # **`drop_last=True`** throws away the incomplete last batch. With $N$ samples and batch
 # size $B$ the loader has $\lfloor N/B \rfloor$ batches instead of $\lceil N/B \rceil$, and
 # $N \bmod B$ samples are not used in that epoch. With shuffling, a *different* set is left
@@ -204,6 +213,8 @@ print(len(val_dataset), "validation utterances ->", len(val_loader), "batches")
 assert len(val_dataset) < hps.train.batch_size and len(val_loader) == 0
 
 # %% [markdown]
+# <a id="claim-1-2-4-1-collate"></a>
+#
 # ## `collate_fn`: from a list of samples to a batch
 #
 # Without a `collate_fn`, the loader uses `default_collate`, which stacks tensors along a
@@ -230,10 +241,12 @@ assert [t.shape[0] for t in padded] == [2, 2, 2, 2]
 # Both paths turn NumPy arrays into tensors. The difference is the batch dimension: the
 # enabled path stacks (and adds one), the disabled path only converts.
 #
-# > **The notes say** (§1.2.4.1) that converting NumPy arrays to PyTorch tensors is what
-# > happens with automatic batching *disabled*. **In fact** the enabled (default) path
-# > converts them too, while stacking them into a batch; what disabling changes is that
-# > nothing is stacked.
+# <a id="claim-1-2-4-1-automatic-batching"></a>
+#
+# > **The notes say** (§1.2.4.1) that with automatic batching *disabled* (the data set
+# > hands out whole batches) the loader turns NumPy arrays into PyTorch tensors.
+# > **Right**. The enabled (default) path converts them too, while stacking them into a
+# > batch; what disabling changes is that nothing is stacked.
 
 # %%
 class NumpyItems(Dataset):
