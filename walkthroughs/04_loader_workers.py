@@ -134,9 +134,9 @@ assert strategy == "file_descriptor"
 # <a id="claim-1-2-4-1-cpu-gpu"></a>
 #
 # > **The notes say** (§1.2.4.1) that loading in the main process turns into a bottleneck
-# > when it causes much traffic between the CPU and the GPU, a trade-off. **Partly
-# > right**: there is a bottleneck, and a trade-off (workers cost processes and memory),
-# > but CPU–GPU traffic is not its cause. The `DataLoader` copies nothing to a GPU, with
+# > when it causes much traffic between the CPU and the GPU, a trade-off.
+# > **Partly right**: there is a bottleneck, and a trade-off (workers cost processes and
+# > memory), but CPU–GPU traffic is not its cause. The `DataLoader` copies nothing to a GPU, with
 # > or without workers: its batches are CPU tensors (pinned at most), and the copy to the
 # > GPU is the training loop's `.cuda(rank, non_blocking=True)`. What single-process
 # > loading costs is time: `__getitem__` (reading audio, computing the mel, on the CPU)

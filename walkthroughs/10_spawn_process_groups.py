@@ -428,7 +428,8 @@ plain_grads = {tuple(p.shape): p.grad for p in twin.parameters()}
 # %%
 assert len(handed_over) == len(plain_grads) == 2                     # weight and bias
 assert all(torch.equal(g, plain_grads[tuple(g.shape)]) for g in handed_over)
-assert all(torch.equal(p.grad, q.grad) for p, q in zip(net.parameters(), twin.parameters()))
+assert all(torch.equal(p.grad, q.grad)
+           for p, q in zip(net.parameters(), twin.parameters()))
 
 # %% [markdown]
 # During training, DDP uses the backend for one thing above all: after `backward()`, it

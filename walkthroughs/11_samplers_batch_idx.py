@@ -263,6 +263,15 @@ def formula(n_items: int, world_size: int, batch_size: int) -> int:
     return math.ceil(n_items / world_size) // batch_size
 
 
+# %%
+# len(train_loader) is one rank's batch count already; divided again, it counts nothing
+ten_items = TensorDataset(torch.arange(10))
+rank0_loader = DataLoader(ten_items, batch_size=2, drop_last=True,
+                          sampler=DistributedSampler(ten_items, num_replicas=3, rank=0))
+assert len(rank0_loader) == len(list(rank0_loader)) == formula(10, 3, 2) == 2
+assert len(rank0_loader) / 3 / 2 < 1
+
+
 # %% [markdown]
 # <a id="claim-2-2-2-examples"></a>
 #

@@ -156,7 +156,7 @@ print(repr(merged), "|", outside, "|", saved_hash)
 assert merged == "1\n2"                                    # stdout and stderr, one string
 assert outside.startswith("fatal: not a git repository")       # an error, as text
 assert check_git_hash(hps.model_dir) == saved_hash          # the commit, already recorded
-assert len(saved_hash) == 40 and set(saved_hash) <= set("0123456789abcdef")   # a commit id
+assert len(saved_hash) == 40 and set(saved_hash) <= set("0123456789abcdef")  # commit id
 
 # %% [markdown]
 # <a id="claim-2-1-3-summarywriter"></a>
