@@ -60,9 +60,12 @@ print(len(train_dataset), "training utterances")
 #
 # With `num_workers=0` (the default) the loader calls `__getitem__` in the training
 # process itself, one sample after another, between training steps. With
-# `num_workers=k` it starts $k$ worker processes; each builds whole batches (sampling,
-# `__getitem__`, `collate_fn`) and sends them back through a queue, so reading audio and
-# computing mels overlaps with training. The original uses 8 workers per GPU.
+# `num_workers=k` it starts $k$ worker processes. The *sampler* still runs in the main
+# process: the loader's iterator draws the next list of indices there and puts it on one
+# worker's index queue, in turn (round robin). The worker runs `__getitem__` for each
+# index and `collate_fn` on the samples, and sends the finished batch back through a
+# result queue, so reading audio and computing mels overlaps with training. The original
+# uses 8 workers per GPU.
 #
 # To see which process runs `__getitem__`, this data set wraps the real one and returns the
 # process id along with the sample's size.
@@ -80,7 +83,8 @@ class WhereItRuns(Dataset):
     def __getitem__(self, idx):
         text, mel = self.inner[idx]
         info = get_worker_info()  # None in the main process
-        return {"pid": os.getpid(), "parent": os.getppid(), "worker": -1 if info is None else info.id,
+        return {"pid": os.getpid(), "parent": os.getppid(),
+                "worker": -1 if info is None else info.id,
                 "seed": torch.initial_seed(), "frames": mel.shape[1]}
 
 
@@ -101,8 +105,40 @@ print("num_workers=2:", {s["pid"] for s in multi})
 assert {s["pid"] for s in single} == {main_pid}                   # in this process
 multi_pids = {s["pid"] for s in multi}
 assert len(multi_pids) == 2 and main_pid not in multi_pids        # in two other processes
-assert {s["parent"] for s in multi} == {main_pid}                  # ... started by this one
-assert [s["frames"] for s in single] == [s["frames"] for s in multi]  # same samples, same order
+assert {s["parent"] for s in multi} == {main_pid}  # ... started by this one
+# same samples, same order
+assert [s["frames"] for s in single] == [s["frames"] for s in multi]
+
+# %% [markdown]
+# Who samples, and who loads what: a batch sampler that notes the process drawing each
+# index list, and the data set above, which notes the worker loading each index.
+
+# %%
+class NotedBatches(torch.utils.data.BatchSampler):
+    """A BatchSampler that also records, for every index list, the process drawing it."""
+
+    drawn_in: list[int] = []
+
+    def __iter__(self):
+        for batch in super().__iter__():
+            self.drawn_in.append(os.getpid())
+            yield batch
+
+
+batches = NotedBatches(torch.utils.data.SequentialSampler(train_dataset), batch_size=4,
+                       drop_last=False)
+loader = DataLoader(WhereItRuns(train_dataset), batch_sampler=batches, num_workers=2,
+                    collate_fn=lambda samples: samples, multiprocessing_context="fork")
+loaded = [[s["worker"] for s in batch] for batch in loader]
+print("index lists drawn in:", set(batches.drawn_in), "(main process:", main_pid, ")")
+print("worker that loaded each batch:", [b[0] for b in loaded])
+
+# %%
+assert set(batches.drawn_in) == {main_pid}  # the sampler ran here, not in a worker
+assert len(batches.drawn_in) >= len(loaded)  # one index list per batch (and prefetch)
+# a whole batch comes from one worker
+assert all(len(set(workers)) == 1 for workers in loaded)
+assert [b[0] for b in loaded] == [i % 2 for i in range(len(loaded))]  # handed out in turn
 
 # %% [markdown]
 # <a id="claim-1-2-4-1-single-process"></a>

@@ -167,11 +167,12 @@ unguarded = subprocess.run([sys.executable, script], capture_output=True, text=T
 error_lines = unguarded.stderr.splitlines()
 start = next(i for i, line in enumerate(error_lines) if line.startswith("RuntimeError"))
 print(unguarded.stdout.strip())
-print("the child's stderr ends with:", *[l.strip() for l in error_lines[start:start + 4]], sep="\n  ")
+print("the child's stderr ends with:",
+      *[line.strip() for line in error_lines[start:start + 4]], sep="\n  ")
 
 # %%
 assert unguarded.stdout.strip() == "child exit code: 1"      # the parent went on
-assert sum(l.startswith("RuntimeError") for l in error_lines) == 1   # one child, one error
+assert sum(l.startswith("RuntimeError") for l in error_lines) == 1  # one child, one error
 assert "has finished its bootstrapping phase" in unguarded.stderr
 
 # %% [markdown]
@@ -223,7 +224,8 @@ def sleeper(ready_path, seconds):
 
 if __name__ == "__main__":
     daemon, ending, ready = sys.argv[1] == "daemonic", sys.argv[2], sys.argv[3]
-    child = mp.get_context("spawn").Process(target=sleeper, args=(ready, 3.0), daemon=daemon)
+    child = mp.get_context("spawn").Process(target=sleeper, args=(ready, 3.0),
+                                            daemon=daemon)
     child.start()
     print(child.pid, flush=True)
     while not os.path.exists(ready):
@@ -249,9 +251,10 @@ def alive(pid: int) -> bool:
 
 def run_parent(script: str, *args: str) -> tuple[int, float]:
     """Run a parent script that prints its child's pid; return the pid and the parent's
-    lifetime. The child inherits stdout, so we read one line and wait for the parent only."""
+    lifetime. The child inherits stdout: read one line, then wait for the parent only."""
     start = time.perf_counter()
-    parent = subprocess.Popen([sys.executable, script, *args, os.path.join(fresh_dir(), "ready")],
+    ready = os.path.join(fresh_dir(), "ready")
+    parent = subprocess.Popen([sys.executable, script, *args, ready],
                               stdout=subprocess.PIPE, text=True)
     child_pid = int(parent.stdout.readline())
     parent.wait(timeout=60)
@@ -264,14 +267,15 @@ for kind in ("daemonic", "non-daemonic"):
         child_pid, seconds = run_parent(parent_script, kind, ending)
         endings[kind, ending] = (seconds, alive(child_pid))
         if alive(child_pid):
-            os.kill(child_pid, signal.SIGTERM)    # an orphan: clean up after the experiment
+            os.kill(child_pid, signal.SIGTERM)  # an orphan: clean up after the experiment
         print(f"{kind:13s} parent {ending:9s} -> parent lived {seconds:.1f} s, "
               f"child alive after: {endings[kind, ending][1]}")
 
 # %%
-daemonic_return, plain_return = endings["daemonic", "return"], endings["non-daemonic", "return"]
+daemonic_return = endings["daemonic", "return"]
+plain_return = endings["non-daemonic", "return"]
 assert daemonic_return[0] < 2.5 and not daemonic_return[1]  # terminated, not waited for
-assert plain_return[0] >= 3 and not plain_return[1]          # joined: the parent waited 3 s
+assert plain_return[0] >= 3 and not plain_return[1]  # joined: the parent waited 3 s
 for kind in ("daemonic", "non-daemonic"):
     for ending in ("os._exit", "SIGKILL"):
         seconds, child_alive = endings[kind, ending]
@@ -358,9 +362,11 @@ assert elapsed < 60   # rank 0 was waiting for rank 1 in the rendezvous; it did 
 # %%
 assert not dist.is_initialized()
 product = torch.randn(64, 64) @ torch.randn(64, 64)          # compute needs no group
-print("mkldnn:", torch.backends.mkldnn.is_available(), "| openmp:", torch.backends.openmp.is_available())
+print("mkldnn:", torch.backends.mkldnn.is_available(),
+      "| openmp:", torch.backends.openmp.is_available())
 print("process-group backends:", dist.Backend.backend_list)
-print("gloo:", dist.is_gloo_available(), "| nccl:", dist.is_nccl_available(), "| mpi:", dist.is_mpi_available())
+print("gloo:", dist.is_gloo_available(), "| nccl:", dist.is_nccl_available(),
+      "| mpi:", dist.is_mpi_available())
 
 # %%
 assert product.shape == (64, 64) and not dist.is_initialized()
@@ -613,6 +619,7 @@ def device_for(local_rank: int) -> torch.device:
 
 
 print(torch.accelerator.current_accelerator(), "->", device_for(1))
-assert (torch.accelerator.current_accelerator() is None) == (not torch.cuda.is_available())
+no_accelerator = torch.accelerator.current_accelerator() is None
+assert no_accelerator == (not torch.cuda.is_available())
 if not torch.cuda.is_available():
     assert device_for(1) == torch.device("cpu")
