@@ -158,8 +158,8 @@ assert y.shape[1] == hps.data.n_mel_channels == 80
 # > row $i$ of `y` belongs to row $i$ of `x`, so `y_lengths[i]` is the frame count of the
 # > sentence in row $i$, whatever its size. A longer text usually means a longer mel, but
 # > not always: speaking rate and pauses differ. A batch where this happens makes
-# > `y_lengths` unsorted. So: **Partly right**, both times: the lengths are per-utterance
-# > frame counts, and the sorting is by text length only.
+# > `y_lengths` unsorted. §1.2.4.2's description of the collate is therefore
+# > **Partly right**: it sorts by text length only (and zero-pads both, as it says).
 #
 # We look through the corpus for two sentences where the one with more tokens has *fewer*
 # frames, and collate them.
