@@ -119,9 +119,10 @@ def render(sections: dict[str, str], claims: list[Claim],
         "Every statement of the review notes about what the code, Python or PyTorch does, "
         "one row each, with a verdict. The *key phrase* is a few words of the notes (in "
         "Korean) to find the statement by; the section numbers follow the notes' own "
-        "numbering. Each verdict links to the walkthrough cell whose asserts prove it: "
-        "where the notes are wrong or only partly right, that cell is a "
-        "\"The notes say … \" box with the correction.",
+        "numbering. Each verdict links to the walkthrough cell whose asserts prove it "
+        "(for *Not checkable*, to the section that discusses it): where the notes are "
+        "wrong or only partly right, that cell is a \"The notes say …\" box with the "
+        "correction.",
         "",
         "The verdicts are checked against the notes' whole sentence, the original code "
         "(jaywalnut310/glow-tts) and PyTorch's own source. *Right in 2020, changed since* "
