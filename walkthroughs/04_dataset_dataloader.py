@@ -35,12 +35,11 @@
 import random
 import tempfile
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 from glow_tts.corpus.build import build_corpus
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
 from glow_tts.hparams import get_hparams_from_file
@@ -62,6 +61,8 @@ train_lines = open(corpus.filelists["train"], encoding="utf-8").read().splitline
 print(train_lines[0])
 
 # %% [markdown]
+# <a id="claim-1-2-4-dataset"></a>
+#
 # ## `TextMelLoader` is a map-style `Dataset`
 #
 # PyTorch knows two kinds of data sets. A *map-style* one is anything with `__getitem__`
@@ -105,9 +106,12 @@ state_before = random.getstate()
 again = TextMelLoader(corpus.filelists["train"], hps.data)
 assert random.getstate() == state_before
 assert again.audiopaths_and_text == train_dataset.audiopaths_and_text
-assert [p for p, _ in train_dataset.audiopaths_and_text] != [l.split("|")[0] for l in train_lines]
+shuffled_paths = [path for path, _ in train_dataset.audiopaths_and_text]
+assert shuffled_paths != [line.split("|")[0] for line in train_lines]
 
 # %% [markdown]
+# <a id="claim-1-2-4-1-iterate"></a>
+#
 # ## Iterating a `DataLoader`
 #
 # A `DataLoader` asks a *sampler* for indices, groups them into batches of `batch_size`,
@@ -121,7 +125,8 @@ assert [p for p, _ in train_dataset.audiopaths_and_text] != [l.split("|")[0] for
 # %%
 N, B = len(train_dataset), 8
 collate_fn = TextMelCollate(1)
-loader = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=True, collate_fn=collate_fn)
+loader = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=True,
+                    collate_fn=collate_fn)
 x, x_lengths, y, y_lengths = next(iter(loader))
 print(N, "utterances, batch", B, "->", len(loader), "batches;", x.shape, y.shape)
 assert x.shape[0] == y.shape[0] == B
@@ -131,10 +136,12 @@ assert x.shape[0] == y.shape[0] == B
 # epoch), drawn from PyTorch's global generator: `torch.manual_seed` makes the sequence
 # of epoch orders reproducible, and each epoch differs from the one before.
 #
-# > **The notes say** (§1.2.4.1) that the data is shuffled *after* all batches have been
-# > iterated. **In fact** the permutation is drawn when an epoch *starts*: each `for`
-# > loop over the loader creates an iterator that draws a fresh order, so even the first
-# > epoch is shuffled.
+# <a id="claim-1-2-4-1-shuffle"></a>
+#
+# > **The notes say** (§1.2.4.1) that the data is shuffled after all batches have been
+# > iterated. **Partly right**: every epoch does get a new order. But the permutation is
+# > drawn when an epoch *starts*: each `for` loop over the loader creates an iterator whose
+# > `RandomSampler` draws a fresh order, so the first epoch is shuffled too.
 
 # %%
 def epoch_order(loader):
@@ -146,18 +153,22 @@ first_run = [epoch_order(loader) for _ in range(3)]
 torch.manual_seed(0)
 second_run = [epoch_order(loader) for _ in range(3)]
 assert first_run == second_run                       # same seed, same orders
-assert first_run[0] != first_run[1] != first_run[2]  # a new order every epoch
+assert len({tuple(order) for order in first_run}) == 3   # three epochs, three orders
 assert first_run[0] != list(range(N))[:len(first_run[0])]  # epoch 1 is shuffled too
 
 # %% [markdown]
+# <a id="claim-1-2-4-1-drop-last"></a>
+#
 # **`drop_last=True`** throws away the incomplete last batch. With $N$ samples and batch
 # size $B$ the loader has $\lfloor N/B \rfloor$ batches instead of $\lceil N/B \rceil$, and
 # $N \bmod B$ samples are not used in that epoch. With shuffling, a *different* set is left
 # out each time, so over many epochs every sample is seen.
 
 # %%
-kept = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=True, collate_fn=collate_fn)
-every = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=False, collate_fn=collate_fn)
+kept = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=True,
+                  collate_fn=collate_fn)
+every = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=False,
+                   collate_fn=collate_fn)
 print(f"N={N}, B={B}: {len(kept)} batches with drop_last, {len(every)} without; "
       f"{N % B} samples left out per epoch")
 assert len(kept) == N // B and len(every) == -(-N // B)
@@ -181,14 +192,11 @@ grid = torch.full((6, N), float("nan"))                  # [epoch, sample] -> ba
 for epoch in range(6):
     for batch_number, batch in enumerate(kept.batch_sampler):
         grid[epoch, batch] = batch_number
-fig, ax = plt.subplots(figsize=(9, 2.4))
-ax.set_facecolor("0.8")
-ax.imshow(grid, aspect="auto", cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
-ax.set(xlabel="샘플 index (dataset[i])", ylabel="에폭", yticks=range(6),
-       title=f"shuffle=True, drop_last=True: 에폭마다 {N % B}개가 빠진다 (회색), 색 = 배치 번호")
-plt.tight_layout()
-plt.show()
 assert all(int(torch.isnan(row).sum()) == N % B for row in grid)
+
+# %% tags=["plot"]
+figures.epoch_grid(grid, title=f"shuffle=True, drop_last=True: {N % B} samples left out "
+                               "per epoch (grey); colour = batch number")
 
 # %% [markdown]
 # The original uses `drop_last=True` for the *validation* loader as well, with
@@ -204,6 +212,8 @@ print(len(val_dataset), "validation utterances ->", len(val_loader), "batches")
 assert len(val_dataset) < hps.train.batch_size and len(val_loader) == 0
 
 # %% [markdown]
+# <a id="claim-1-2-4-1-collate"></a>
+#
 # ## `collate_fn`: from a list of samples to a batch
 #
 # Without a `collate_fn`, the loader uses `default_collate`, which stacks tensors along a
@@ -230,14 +240,17 @@ assert [t.shape[0] for t in padded] == [2, 2, 2, 2]
 # Both paths turn NumPy arrays into tensors. The difference is the batch dimension: the
 # enabled path stacks (and adds one), the disabled path only converts.
 #
-# > **The notes say** (§1.2.4.1) that converting NumPy arrays to PyTorch tensors is what
-# > happens with automatic batching *disabled*. **In fact** the enabled (default) path
-# > converts them too, while stacking them into a batch; what disabling changes is that
+# <a id="claim-1-2-4-1-batching-disabled"></a>
+#
+# > **The notes say** (§1.2.4.1) that automatic batching is disabled for a data set that
+# > is read batch by batch, and that the loader then turns NumPy arrays into PyTorch
+# > tensors. **Right.** They leave out that the enabled (default) path converts NumPy
+# > arrays too, while stacking them into a batch: what disabling changes is only that
 # > nothing is stacked.
 
 # %%
 class NumpyItems(Dataset):
-    """Five samples, each a NumPy array [3] (as a data set built on NumPy would return)."""
+    """Five samples, each a NumPy array [3], as a data set built on NumPy returns them."""
 
     def __len__(self):
         return 5
@@ -248,7 +261,10 @@ class NumpyItems(Dataset):
 
 unbatched = next(iter(DataLoader(NumpyItems(), batch_size=None)))
 batched = next(iter(DataLoader(NumpyItems(), batch_size=2)))
-print(type(unbatched).__name__, tuple(unbatched.shape), "|", type(batched).__name__, tuple(batched.shape))
-assert isinstance(unbatched, torch.Tensor) and unbatched.shape == (3,)        # converted, not stacked
-assert isinstance(batched, torch.Tensor) and batched.shape == (2, 3)          # converted and stacked
-assert unbatched.dtype == batched.dtype == torch.float64                      # the NumPy dtype is kept
+print(type(unbatched).__name__, tuple(unbatched.shape), "|",
+      type(batched).__name__, tuple(batched.shape))
+# converted, not stacked
+assert isinstance(unbatched, torch.Tensor) and unbatched.shape == (3,)
+# converted and stacked
+assert isinstance(batched, torch.Tensor) and batched.shape == (2, 3)
+assert unbatched.dtype == batched.dtype == torch.float64  # the NumPy dtype is kept
