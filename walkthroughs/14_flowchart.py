@@ -176,11 +176,12 @@ with socket.socket() as probe:                 # a free port for the rendezvous
     port = probe.getsockname()[1]
 rendezvous = {"WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
 
-rank1 = subprocess.Popen(
-    [sys.executable, "-c", "import sys, glow_tts.train; glow_tts.train.main(sys.argv[1:])",
-     *command],
-    env={**os.environ, **rendezvous, "RANK": "1", "LOCAL_RANK": "1", "OMP_NUM_THREADS": "1"},
-    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+as_rank1 = {**os.environ, **rendezvous, "RANK": "1", "LOCAL_RANK": "1",
+            "OMP_NUM_THREADS": "1"}
+run_main = "import sys, glow_tts.train; glow_tts.train.main(sys.argv[1:])"
+rank1 = subprocess.Popen([sys.executable, "-c", run_main, *command], env=as_rank1,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
 saved_env = {key: os.environ.get(key) for key in [*rendezvous, "RANK", "LOCAL_RANK"]}
 os.environ.update(rendezvous, RANK="0", LOCAL_RANK="0")
 try:
@@ -207,15 +208,15 @@ def short(name):
     return name.removeprefix("glow_tts.").replace(".<locals>", "")
 
 
-def print_tree(calls, root, depth=0, shown=None):
-    """Each glow_tts function under the one that first called it (comprehensions left out)."""
+def print_tree(calls, root, depth=0, shown=None, max_depth=3):
+    """Each glow_tts function under the one that first called it (no comprehensions)."""
     shown = set() if shown is None else shown
     for caller, callee in calls:
         if caller == root and callee.startswith("glow_tts.") and callee not in shown:
             shown.add(callee)
-            if "<" not in callee:
+            if "<" not in callee and depth <= max_depth:
                 print("    " * depth + short(callee))
-                print_tree(calls, callee, depth + 1, shown)
+                print_tree(calls, callee, depth + 1, shown, max_depth)
 
 
 print_tree(recorder.calls, "glow_tts.train.main")
@@ -253,29 +254,28 @@ STEP_OF = {  # end of the callee's name -> step key
 
 
 def steps_in(calls):
-    """[(step key, caller)] in the order of each step's first call."""
+    """[(step key, caller, callee)] in the order of each step's first call."""
     found = {}
     for caller, callee in calls:
         for ending, key in STEP_OF.items():
             if callee.endswith("." + ending) and key not in found:
-                found[key] = short(caller)
-    return list(found.items())
+                found[key] = (short(caller), short(callee))
+    return [(key, caller, callee) for key, (caller, callee) in found.items()]
 
 
 ours = steps_in(recorder.calls)
-for key, caller in ours:
-    print(f"{key:11} <- {caller}")
+for key, caller, callee in ours:
+    print(f"{key:11} {callee}  <- {caller}")
 
 # %% [markdown]
 # ## The picture
 #
-# Left, the original (line numbers of its `train.py`); right, ours as recorded, with the
-# function that made each call. A line joins the same step on both sides. Where lines
+# Left, the original (line numbers of its `train.py`); right, ours as recorded: the
+# function called and, after the arrow, the function that called it. A line joins the same step on both sides. Where lines
 # cross, the order differs; a step with no partner did not happen on that side.
 
 # %% tags=["plot"]
-labels = {key: label for key, label, _ in ORIGINAL}
-row_of_ours = {key: row for row, (key, _) in enumerate(ours)}
+row_of_ours = {key: row for row, (key, _, _) in enumerate(ours)}
 fig, ax = plt.subplots(figsize=(13, 0.42 * max(len(ORIGINAL), len(ours)) + 1.2))
 box_w, left_x, right_x = 5.6, 0.0, 7.6
 
@@ -289,19 +289,23 @@ def box(x, row, text, colour):
 
 for row, (key, label, line) in enumerate(ORIGINAL):
     box(left_x, row, f"{line:3d}  {label}"[:74], "#dbe9f6")
-for row, (key, caller) in enumerate(ours):
-    box(right_x, row, f"{labels[key][:44]}  <- {caller}"[:74], "#fbe5d6")
+for row, (key, caller, callee) in enumerate(ours):
+    if callee.startswith("torch."):              # torch.a.b.Class.method -> Class.method
+        callee = ".".join(callee.split(".")[-2:])
+    box(right_x, row, f"{callee}  <- {caller}"[:74], "#fbe5d6")
 for row, (key, _, _) in enumerate(ORIGINAL):
     if key in row_of_ours:
         other = row_of_ours[key]
         crossed = any((r < row) != (row_of_ours[k] < other)
-                      for r, (k, _, _) in enumerate(ORIGINAL) if k in row_of_ours and k != key)
+                      for r, (k, _, _) in enumerate(ORIGINAL)
+                      if k in row_of_ours and k != key)
+
         ax.add_artist(ConnectionPatch((left_x + box_w, -row), (right_x, -other), "data",
                                       color="#c0392b" if crossed else "0.5",
                                       lw=1.4 if crossed else 0.7))
 ax.text(left_x, 1.0, "original train.py (from its source; line numbers)",
         fontsize=10, weight="bold")
-ax.text(right_x, 1.0, "ours (recorded, rank 0 of a 2-process run; <- caller)",
+ax.text(right_x, 1.0, "ours (recorded on rank 0 of a 2-process run: callee <- caller)",
         fontsize=10, weight="bold")
 ax.set_xlim(-0.2, right_x + box_w + 0.2)
 ax.set_ylim(-max(len(ORIGINAL), len(ours)), 1.6)
@@ -319,7 +323,7 @@ plt.show()
 
 # %%
 original_keys = [key for key, _, _ in ORIGINAL]
-our_keys = [key for key, _ in ours]
+our_keys = [key for key, _, _ in ours]
 position = {key: i for i, key in enumerate(our_keys)}
 print("not in this run:", [key for key in original_keys if key not in position])
 
