@@ -98,15 +98,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def add_synthesize_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", nargs="?", help="a sentence (or use --file)")
-    parser.add_argument("--file", help="a UTF-8 file with one sentence per line")
+    parser.add_argument("--file", help="a UTF-8 file with one text per line; every line is checked "
+                        "first, and if any is bad (unknown character, nothing left after cleaning) "
+                        "nothing is written and each bad line is named")
     parser.add_argument("-m", "--model", help="run directory (newest G_*.pth and config.json)")
     parser.add_argument("--checkpoint", help="a checkpoint file (default: newest in -m)")
     parser.add_argument("-c", "--config", help="config file (default: the run's config.json)")
     parser.add_argument("--out", default="out/synth", help="output folder for the WAVs")
     parser.add_argument("--noise-scale", type=float, default=0.667,
-                        help="standard deviations of prior noise (0: deterministic)")
+                        help="standard deviations of prior noise, >= 0 (0: deterministic)")
     parser.add_argument("--length-scale", type=float, default=1.0,
-                        help="duration multiplier (>1 slower)")
+                        help="duration multiplier, > 0 (>1 slower); long text is split at "
+                        "sentence ends")
     parser.add_argument("--seed", type=int, default=0, help="noise seed")
 
 

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from glow_tts.modules import Dropout, LayerNorm
+from glow_tts.modules import LayerNorm
 
 
 class Encoder(nn.Module):
@@ -46,7 +46,7 @@ class Encoder(nn.Module):
         self.window_size = window_size
         self.block_length = block_length
 
-        self.drop = Dropout(p_dropout)
+        self.drop = nn.Dropout(p_dropout)
         self.attn_layers = nn.ModuleList()
         self.norm_layers_1 = nn.ModuleList()
         self.ffn_layers = nn.ModuleList()
@@ -116,7 +116,7 @@ class MultiHeadAttention(nn.Module):
             self.emb_rel_v = nn.Parameter(
                 torch.randn(n_heads_rel, 2 * window_size + 1, self.k_channels) * rel_stddev)
         self.conv_o = nn.Conv1d(channels, out_channels, 1)
-        self.drop = Dropout(p_dropout)
+        self.drop = nn.Dropout(p_dropout)
 
         nn.init.xavier_uniform_(self.conv_q.weight)
         nn.init.xavier_uniform_(self.conv_k.weight)
@@ -230,7 +230,7 @@ class FFN(nn.Module):
 
         self.conv_1 = nn.Conv1d(in_channels, filter_channels, kernel_size, padding=kernel_size // 2)
         self.conv_2 = nn.Conv1d(filter_channels, out_channels, kernel_size, padding=kernel_size // 2)
-        self.drop = Dropout(p_dropout)
+        self.drop = nn.Dropout(p_dropout)
 
     def forward(self, x: torch.Tensor, x_mask: torch.Tensor) -> torch.Tensor:
         x = self.conv_1(x * x_mask)

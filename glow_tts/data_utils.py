@@ -14,12 +14,16 @@ training. This version checks the whole filelist when the loader is built:
   filelist and the line number; a ``path|speaker|text`` line (multi-speaker, as the
   original's ``TextMelSpeakerLoader`` reads) is rejected with its own message;
 * every text goes through the frontend once, so a character the model has no symbol for is
-  reported with its file and line;
-* every audio path is checked, and the missing ones are listed together;
+  reported with its file and line, and so is a text that cleans to nothing (``~``: zero
+  tokens, which the encoder cannot take);
+* every audio path is checked, and the missing ones are listed together; an unreadable
+  file (zero bytes, not audio) or an all-silent one is an error naming the file and line;
 * utterances with fewer mel frames than tokens are dropped, with one warning giving the
   count: monotonic alignment search assigns each token at least one frame, so it needs
-  ``T_y >= T_x`` (and ``add_blank`` nearly doubles ``T_x``). The frame count comes from the
-  audio file's header, without decoding it.
+  ``T_y >= T_x`` (and ``add_blank`` nearly doubles ``T_x``). ``T_y`` here is the frame count
+  the model will see: it trims each mel to a multiple of ``n_sqz`` before the flow, so an
+  utterance of 41 frames and 41 tokens fails the search with ``n_sqz=2`` (40 frames). The
+  frame count comes from the audio file's header, without decoding it.
 
 Relative paths are looked up first relative to the folder of the filelist (how this
 project's corpus and KSS preparation write them), so a corpus folder can be moved or used
@@ -73,6 +77,14 @@ class FilelistError(GlowTTSError, ValueError):
     """A filelist line that cannot be used; the message names the file and the line."""
 
 
+class MissingFilelistError(FilelistError, FileNotFoundError):
+    """The filelist itself does not exist."""
+
+
+class MissingFilesError(FilelistError, FileNotFoundError):
+    """Audio (or mel) files named by a filelist do not exist; the message lists them."""
+
+
 @dataclass
 class FilelistEntry:
     path: str      # audio (or saved mel) path, resolved as described in the module docstring
@@ -97,7 +109,7 @@ def resolve_path(path: str, filelist_dir: str) -> str:
 def parse_filelist(filename: str, split: str = "|") -> list[FilelistEntry]:
     """Read and check a ``path|text`` filelist. Blank lines are skipped."""
     if not os.path.isfile(filename):
-        raise FileNotFoundError(f"filelist not found: {filename}")
+        raise MissingFilelistError(f"filelist not found: {filename}")
     filelist_dir = os.path.dirname(os.path.abspath(filename))
     entries = []
     with open(filename, encoding="utf-8-sig") as f:  # -sig: tolerate a BOM from Windows editors
@@ -153,12 +165,33 @@ def load_saved_mel(path: str, mmap: bool = False) -> torch.Tensor:
         else:
             mel = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as e:  # any decoding failure: say which file and what was expected
-        raise ValueError(f"{path}: cannot load a saved mel ({e}); expected a .npy or .pt "
+        raise AudioError(f"{path}: cannot load a saved mel ({e}); expected a .npy or .pt "
                          f"file holding a [n_mel, frames] array") from None
     if not hasattr(mel, "shape") or len(mel.shape) != 2:
-        raise ValueError(f"{path}: a saved mel must be 2-D [n_mel, frames], got "
+        raise AudioError(f"{path}: a saved mel must be 2-D [n_mel, frames], got "
                          f"{getattr(mel, 'shape', type(mel).__name__)}")
     return mel
+
+
+def has_sound(path: str, block_frames: int = 8192) -> bool:
+    """Whether the audio file holds at least one non-zero sample.
+
+    Reads block by block and stops at the first sound, so a recording costs one small read
+    (its noise floor or first word comes early) and only an all-silent file is read to the
+    end. Reading the file only (no resampling, no mel) keeps the start-up check cheap.
+    """
+    with sf.SoundFile(path) as f:
+        for block in f.blocks(blocksize=block_frames, dtype="int16" if f.subtype.startswith("PCM")
+                              else "float32", always_2d=True):
+            if np.any(block):
+                return True
+    return False
+
+
+def trimmed_frames(frames: int, n_sqz: int) -> int:
+    """The frames the model keeps: it cuts each mel to a multiple of ``n_sqz`` before the
+    flow's squeeze (``FlowGenerator.preprocess``), so the last ``frames % n_sqz`` are lost."""
+    return frames // n_sqz * n_sqz
 
 
 def _data_option(hparams, key: str):
@@ -175,9 +208,13 @@ class TextMelLoader(torch.utils.data.Dataset):
     reading: ``audiopaths_and_text`` (``[[path, text], ...]``, shuffled with seed 1234 as
     the original does), ``text_cleaners``, ``max_wav_value``, ``sampling_rate``,
     ``load_mel_from_disk``, ``add_noise``, ``add_blank``, ``stft`` (the mel module).
+
+    ``n_sqz`` is the model's squeeze factor (``hps.model.n_sqz``; the original has no such
+    argument): the frames >= tokens filter counts the frames left after the model trims the
+    mel to a multiple of it. Training and DDI pass it; the default 1 trims nothing.
     """
 
-    def __init__(self, audiopaths_and_text: str, hparams) -> None:
+    def __init__(self, audiopaths_and_text: str, hparams, n_sqz: int = 1) -> None:
         self.filelist = audiopaths_and_text
         self.hparams = hparams
         self.text_cleaners = _data_option(hparams, "text_cleaners")
@@ -190,24 +227,27 @@ class TextMelLoader(torch.utils.data.Dataset):
         self.stft = MelSpectrogram.from_hparams(hparams)
         self.noise_seed: int | None = None   # set_epoch: per-item noise streams
         self.noise_epoch = 0
+        self.n_sqz = n_sqz
 
         entries = parse_filelist(audiopaths_and_text)
         self._check_files_exist(entries)
         token_counts = [self._token_count(e) for e in entries]
         frame_counts = [self._frame_count(e) for e in entries]
-        kept = [(e, t, f) for e, t, f in zip(entries, token_counts, frame_counts) if f >= t]
-        n_dropped = len(entries) - len(kept)
-        if n_dropped:
-            first = next(e for e, t, f in zip(entries, token_counts, frame_counts) if f < t)
+        # The filter: alignment search needs T_y >= T_x on the frames the model keeps.
+        fits = [trimmed_frames(f, n_sqz) >= t for t, f in zip(token_counts, frame_counts)]
+        kept = [(e, t, f) for e, t, f, ok in zip(entries, token_counts, frame_counts, fits) if ok]
+        dropped = [e for e, ok in zip(entries, fits) if not ok]
+        if dropped:
             logger.warning(
                 "%s: dropped %d of %d utterances with fewer mel frames than text tokens "
-                "(alignment needs frames >= tokens%s); first one: line %d, %s",
-                audiopaths_and_text, n_dropped, len(entries),
+                "(alignment needs frames >= tokens, counting the frames left after trimming "
+                "to a multiple of n_sqz=%d%s); first one: line %d, %s",
+                audiopaths_and_text, len(dropped), len(entries), n_sqz,
                 ", and add_blank doubles the tokens" if self.add_blank else "",
-                first.line_no, first.path)
+                dropped[0].line_no, dropped[0].path)
         if not kept:
-            raise ValueError(f"{audiopaths_and_text}: no utterance has at least as many mel "
-                             f"frames as text tokens; nothing left to train on")
+            raise FilelistError(f"{audiopaths_and_text}: no utterance has at least as many mel "
+                                f"frames as text tokens; nothing left to train on")
         # The original shuffles once with random.seed(1234); a private Random(1234) gives the
         # same order without touching the global random state.
         random.Random(1234).shuffle(kept)
@@ -231,7 +271,7 @@ class TextMelLoader(torch.utils.data.Dataset):
         listed = "\n  ".join(f"line {e.line_no}: {e.path}" for e in missing[:MAX_LISTED])
         more = f"\n  ... and {len(missing) - MAX_LISTED} more" if len(missing) > MAX_LISTED else ""
         kind = "mel" if self.load_mel_from_disk else "audio"
-        raise FileNotFoundError(
+        raise MissingFilesError(
             f"{self.filelist}: {len(missing)} of {len(entries)} {kind} files not found "
             f"(relative paths are tried from the filelist's folder "
             f"{os.path.dirname(os.path.abspath(self.filelist))}, then from the current "
@@ -239,15 +279,31 @@ class TextMelLoader(torch.utils.data.Dataset):
 
     def _token_count(self, entry: FilelistEntry) -> int:
         try:
-            return len(self.get_text(entry.text))
+            n_tokens = len(self.get_text(entry.text))
         except ValueError as e:
             raise FilelistError(f"{self.filelist}:{entry.line_no}: {e}") from None
+        n_symbols = (n_tokens - 1) // 2 if self.add_blank else n_tokens  # blanks: 2n + 1
+        if n_symbols == 0:
+            raise FilelistError(
+                f"{self.filelist}:{entry.line_no}: the text {entry.text!r} cleans to nothing "
+                f"(no letter the model can read), so it has no tokens to align; rewrite the "
+                f"transcript or remove the line")
+        return n_tokens
 
     def _frame_count(self, entry: FilelistEntry) -> int:
+        where = f"{self.filelist}:{entry.line_no}"
         try:
-            return mel_frame_count(entry.path, self.hparams, self.load_mel_from_disk)
-        except ValueError as e:
-            raise ValueError(f"{self.filelist}:{entry.line_no}: {e}") from None
+            frames = mel_frame_count(entry.path, self.hparams, self.load_mel_from_disk)
+            silent = not self.load_mel_from_disk and not has_sound(entry.path)
+        except AudioError as e:
+            raise AudioError(f"{where}: {e}") from None
+        except (ValueError, RuntimeError, sf.LibsndfileError) as e:
+            raise AudioError(f"{where}: {entry.path}: cannot read audio ({e}); expected a WAV "
+                             f"or FLAC file") from None
+        if silent:
+            raise AudioError(f"{where}: {entry.path}: the audio is all silence (every sample "
+                             f"is 0); replace the recording or remove the line")
+        return frames
 
     # -- the original's methods ------------------------------------------------------------
 
@@ -267,7 +323,7 @@ class TextMelLoader(torch.utils.data.Dataset):
         if self.load_mel_from_disk:
             mel = load_saved_mel(filename).float()
             if mel.size(0) != self.stft.n_mel_channels:
-                raise ValueError(f"{filename}: saved mel has {mel.size(0)} channels, the config "
+                raise AudioError(f"{filename}: saved mel has {mel.size(0)} channels, the config "
                                  f"expects n_mel_channels={self.stft.n_mel_channels}")
             return mel
         cache_path = self._cache_path(filename)

@@ -6,6 +6,9 @@ the project knows is listed once, in :data:`SCHEMA`, with its type and (for opti
 its default. Loading a config checks it against the schema, so a typo such as
 ``"hiden_channels"`` is an error that suggests ``hidden_channels`` instead of a silently
 ignored key, and every optional key is present afterwards with its documented default.
+Values are range-checked too (:data:`RANGES` and :func:`check_relations`): a ``batch_size``
+of 0 or a negative learning rate is an error naming the key and the allowed range when the
+config is read, not a ``ZeroDivisionError`` after the first step.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import math
 import os
 from typing import Any, Iterator
 from glow_tts.errors import GlowTTSError
@@ -44,6 +48,7 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, str]]] = {
         "keep_checkpoints": ((int,), 5, "how many G_*.pth to keep (0 keeps all)"),
         "max_steps": ((int,), 0, "stop after this many steps (0: run all epochs)"),
         "grad_clip": ((int, float), 5.0, "gradient value clipping, as the original"),
+        "fast": ((bool,), True, "switch on glow_tts.fast (same paths; dropout masks from another stream)"),
     },
     "data": {
         "load_mel_from_disk": ((bool,), False, "filelist paths point at saved mel .pt files"),
@@ -91,6 +96,126 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], Any, str]]] = {
         "proximal_init": ((bool,), False, "init key projection equal to query"),
     },
 }
+
+
+# -- ranges -------------------------------------------------------------------------------
+# section -> key -> (test of a value that already has the right type, the allowed range in
+# words). None passes wherever the schema allows None ("not set"). Numbers must be finite:
+# Python's json module reads NaN and Infinity.
+
+def _finite(v) -> bool:
+    return v is None or (not isinstance(v, float) or math.isfinite(v))
+
+
+def _at_least(low):
+    return lambda v: v is None or (_finite(v) and v >= low), f">= {low}"
+
+
+def _positive():
+    return lambda v: v is None or (_finite(v) and v > 0), "> 0 (a finite number)"
+
+
+def _probability():
+    return lambda v: _finite(v) and 0 <= v < 1, "in [0, 1)"
+
+
+def _odd():
+    return lambda v: v >= 1 and v % 2 == 1, "an odd integer >= 1 (a centred convolution)"
+
+
+RANGES: dict[str, dict[str, tuple[Any, str]]] = {
+    "train": {
+        "log_interval": _at_least(1),
+        "seed": (lambda v: 0 <= v < 2 ** 32, "in [0, 2**32) (numpy's seed range)"),
+        "epochs": _at_least(1),
+        "learning_rate": _positive(),
+        "betas": (lambda v: len(v) == 2 and all(isinstance(b, (int, float)) and not isinstance(b, bool)
+                                                and _finite(b) and 0 <= b < 1 for b in v),
+                  "a list of two numbers in [0, 1)"),
+        "eps": _positive(),
+        "warmup_steps": _at_least(1),
+        "batch_size": _at_least(1),
+        "num_workers": _at_least(0),
+        "checkpoint_interval": _at_least(1),
+        "keep_checkpoints": _at_least(0),
+        "max_steps": _at_least(0),
+        "grad_clip": _positive(),
+    },
+    "data": {
+        "text_cleaners": (lambda v: len(v) > 0 and all(isinstance(c, str) for c in v),
+                          "a non-empty list of cleaner names"),
+        "max_wav_value": _positive(),
+        "sampling_rate": _at_least(1),
+        "filter_length": _at_least(1),
+        "hop_length": _at_least(1),
+        "win_length": _at_least(1),
+        "n_mel_channels": _at_least(1),
+        "mel_fmin": _at_least(0),
+        "mel_fmax": _positive(),
+    },
+    "model": {
+        "hidden_channels": _at_least(1),
+        "filter_channels": _at_least(1),
+        "filter_channels_dp": _at_least(1),
+        "kernel_size": _odd(),
+        "p_dropout": _probability(),
+        "n_blocks_dec": _at_least(1),
+        "n_layers_enc": _at_least(1),
+        "n_heads": _at_least(1),
+        "p_dropout_dec": _probability(),
+        "dilation_rate": _at_least(1),
+        "kernel_size_dec": _odd(),
+        "n_block_layers": _at_least(1),
+        "n_sqz": _at_least(1),
+        "hidden_channels_enc": _at_least(1),
+        "hidden_channels_dec": _at_least(1),
+        "window_size": _at_least(1),
+        "block_length": _at_least(1),
+        "n_split": (lambda v: v >= 2 and v % 2 == 0, "an even integer >= 2"),
+        "n_speakers": _at_least(0),
+        "gin_channels": _at_least(0),
+    },
+}
+
+
+def check_relations(config: dict[str, Any], source: str = "<config>") -> None:
+    """The rules that tie two keys together (each key alone is checked by :data:`RANGES`).
+
+    ``config`` is a validated config (every key present). Raises :class:`ConfigError`
+    naming both keys and their values.
+    """
+    data, model = config["data"], config["model"]
+
+    def fail(message: str) -> None:
+        raise ConfigError(f"{source}: {message}")
+
+    if data["win_length"] > data["filter_length"]:
+        fail(f"data.win_length ({data['win_length']}) must be <= data.filter_length "
+             f"({data['filter_length']}), the FFT size the window sits in")
+    nyquist = data["sampling_rate"] / 2
+    if not data["mel_fmin"] < data["mel_fmax"] <= nyquist:
+        fail(f"need data.mel_fmin < data.mel_fmax <= sampling_rate / 2: got mel_fmin "
+             f"{data['mel_fmin']}, mel_fmax {data['mel_fmax']}, sampling_rate / 2 = {nyquist:g}")
+    enc = model["hidden_channels_enc"] or model["hidden_channels"]
+    if enc % model["n_heads"]:
+        key = "hidden_channels_enc" if model["hidden_channels_enc"] else "hidden_channels"
+        fail(f"model.n_heads ({model['n_heads']}) must divide model.{key} ({enc}): each head "
+             f"takes an equal share of the channels")
+    dec = model["hidden_channels_dec"] or model["hidden_channels"]
+    if dec % 2:
+        key = "hidden_channels_dec" if model["hidden_channels_dec"] else "hidden_channels"
+        fail(f"model.{key} ({dec}) must be even: the flow's coupling layers gate with half "
+             f"of the channels each")
+    flow_channels = data["n_mel_channels"] * model["n_sqz"]
+    if flow_channels % model["n_split"]:
+        fail(f"model.n_split ({model['n_split']}) must divide data.n_mel_channels x model.n_sqz "
+             f"({data['n_mel_channels']} x {model['n_sqz']} = {flow_channels}), the channels "
+             f"the invertible 1x1 convolution groups")
+    if model["n_speakers"] > 1 and model["gin_channels"] < 1:
+        fail(f"model.n_speakers is {model['n_speakers']}: set model.gin_channels >= 1 "
+             f"(the speaker embedding width)")
+
+
 # Keys outside the three sections that a config may carry.
 TOP_LEVEL_OPTIONAL = {"model_dir"}
 
@@ -180,6 +305,10 @@ def validate_config(config: dict[str, Any], source: str = "<config>") -> dict[st
                 raise ConfigError(
                     f"{source}: {section}.{key} must be {_type_name(types)} ({meaning}), "
                     f"got {value!r} ({type(value).__name__})")
+            in_range, allowed = RANGES.get(section, {}).get(key, (None, ""))
+            if in_range is not None and not in_range(value):
+                raise ConfigError(f"{source}: {section}.{key} must be {allowed} ({meaning}), "
+                                  f"got {value!r}")
             checked[key] = value
         for key, (_types, default, meaning) in keys.items():
             if key in checked:
@@ -188,6 +317,7 @@ def validate_config(config: dict[str, Any], source: str = "<config>") -> dict[st
                 raise ConfigError(f"{source}: missing required key {section}.{key} ({meaning})")
             checked[key] = json.loads(json.dumps(default))  # a fresh copy of lists
         out[section] = checked
+    check_relations(out, source)
     return out
 
 

@@ -9,12 +9,22 @@ token's prior over its frames, samples ``z`` from it (``noise_scale`` times its 
 deviation) and runs the flow backwards to a log-mel. No neural vocoder ships with this
 project, so the waveform comes from Griffin-Lim (:func:`glow_tts.audio.griffin_lim`):
 robotic, but enough to hear whether the words and their timing are right.
+
+Long input. The generation pass builds dense ``[t_x, t_y]`` alignment matrices and the
+encoder's ``[t_x, t_x]`` attention, so memory grows with the square of the text length
+(5,000 characters once took 14 GB). :func:`synthesize_text` therefore splits text at
+sentence ends (then at commas, then between words) into pieces of at most
+:data:`MAX_PIECE_CHARS` characters, synthesizes them one by one and joins the waveforms;
+:func:`synthesize` itself refuses a single piece longer than :data:`MAX_TOKENS` tokens.
+Only a "word" longer than a whole piece (no space for 300 characters) is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import sys
 
 import torch
@@ -25,13 +35,66 @@ from glow_tts.audio import griffin_lim, save_wav
 from glow_tts.checkpoint import load_checkpoint_dict
 from glow_tts.hparams import get_hparams_from_dir, get_hparams_from_file
 from glow_tts.models import FlowGenerator
-from glow_tts.text import text_to_sequence
+from glow_tts.text import clean_text, text_to_sequence
 from glow_tts.text.symbols import symbols
 from glow_tts.train import checkpoint_paths
 
 
 class SynthesisInputError(GlowTTSError, ValueError):
     """Input the synthesize command cannot use (bad arguments, unknown characters)."""
+
+
+MAX_PIECE_CHARS = 300   # characters per piece of a long text (a few sentences)
+MAX_TOKENS = 2000       # tokens one synthesize() call takes (a 300-character piece is ~800)
+# A sentence ends at . ! ? or an ellipsis followed by space; a clause at , ; : followed by space.
+_SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+")
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
+
+
+def check_scales(noise_scale: float, length_scale: float,
+                 names: tuple[str, str] = ("noise_scale", "length_scale")) -> None:
+    """``noise_scale`` must be a finite number >= 0 and ``length_scale`` a finite number > 0
+    (0 would give every token zero frames; a negative one, a negative count)."""
+    if not (isinstance(noise_scale, (int, float)) and math.isfinite(noise_scale) and noise_scale >= 0):
+        raise SynthesisInputError(f"{names[0]} must be a finite number >= 0 (0: the prior's mean, "
+                                  f"0.667 the usual), got {noise_scale!r}")
+    if not (isinstance(length_scale, (int, float)) and math.isfinite(length_scale) and length_scale > 0):
+        raise SynthesisInputError(f"{names[1]} must be a finite number > 0 (1: as trained, 2: half "
+                                  f"the speaking rate), got {length_scale!r}")
+
+
+def _pack(parts: list[str], max_chars: int) -> list[str]:
+    """Join consecutive ``parts`` with spaces into pieces of at most ``max_chars``."""
+    pieces: list[str] = []
+    for part in parts:
+        if pieces and len(pieces[-1]) + 1 + len(part) <= max_chars:
+            pieces[-1] += " " + part
+        else:
+            pieces.append(part)
+    return pieces
+
+
+def split_text(text: str, max_chars: int = MAX_PIECE_CHARS) -> list[str]:
+    """Split ``text`` into pieces of at most ``max_chars`` characters, at sentence ends where
+    possible, else at clause ends, else between words. Consecutive short sentences share a
+    piece. A single word longer than ``max_chars`` is a :class:`SynthesisInputError`."""
+    pieces: list[str] = []
+    for sentence in _SENTENCE_END.split(text.strip()):
+        if len(sentence) <= max_chars:
+            pieces.append(sentence)
+            continue
+        for clause in _CLAUSE_END.split(sentence):
+            if len(clause) <= max_chars:
+                pieces.append(clause)
+                continue
+            for word in clause.split():
+                if len(word) > max_chars:
+                    raise SynthesisInputError(
+                        f"a run of {len(word)} characters without a space ({word[:20]!r}...) is longer "
+                        f"than one piece of synthesis ({max_chars} characters); add spaces or "
+                        f"sentence punctuation")
+            pieces.extend(_pack(clause.split(), max_chars))
+    return _pack([p for p in pieces if p], max_chars)
 
 
 def build_model(hps) -> FlowGenerator:
@@ -73,9 +136,13 @@ def text_to_ids(text: str, hps) -> torch.Tensor:
     """Token ids ``LongTensor [T_x]`` as the data loader makes them (cleaners, blanks).
 
     An unknown character raises the frontend's ``ValueError``, which names the character,
-    its code point and its position.
+    its code point and its position; a text that cleans to nothing (``~``) is a
+    :class:`SynthesisInputError` (the encoder cannot take zero tokens).
     """
     ids = text_to_sequence(text, hps.data.text_cleaners)
+    if not ids:
+        raise SynthesisInputError(f"the text {text!r} cleans to nothing: no letter the model "
+                                  f"can read")
     if getattr(hps.data, "add_blank", False):
         ids = commons.intersperse(ids, len(symbols))
     return torch.LongTensor(ids)
@@ -94,9 +161,15 @@ def synthesize(model: FlowGenerator, hps, text: str, noise_scale: float = 0.667,
                length_scale: float = 1.0, vocode: bool = True, seed: int | None = 0) -> dict:
     """One sentence -> ``{"ids" [T_x], "mel" [n_mel, F], "attn" [T_x, F], "durations" [T_x],
     "wav" [T] (if ``vocode``)}``, all on the CPU. ``seed`` fixes the sampled noise (None:
-    use the global RNG)."""
+    use the global RNG). Refuses text of more than :data:`MAX_TOKENS` tokens (use
+    :func:`synthesize_text`, which splits it)."""
+    check_scales(noise_scale, length_scale)
     device = next(model.parameters()).device
     ids = text_to_ids(text, hps)
+    if ids.numel() > MAX_TOKENS:
+        raise SynthesisInputError(
+            f"the text has {ids.numel()} tokens, more than one synthesis pass takes ({MAX_TOKENS}); "
+            f"synthesize_text() splits long text at sentence ends")
     x = ids.unsqueeze(0).to(device)
     x_lengths = torch.LongTensor([x.size(1)]).to(device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -112,10 +185,53 @@ def synthesize(model: FlowGenerator, hps, text: str, noise_scale: float = 0.667,
     return out
 
 
-def read_lines(path: str) -> list[str]:
-    """Non-empty lines of a UTF-8 text file (a BOM is tolerated)."""
+def synthesize_text(model: FlowGenerator, hps, text: str, noise_scale: float = 0.667,
+                    length_scale: float = 1.0, vocode: bool = True, seed: int | None = 0) -> dict:
+    """Text of any length -> ``{"pieces": [str], "mel" [n_mel, F], "wav" [T] (if vocode)}``.
+
+    The text is cut by :func:`split_text`; each piece goes through :func:`synthesize`
+    (piece ``k`` with seed ``seed + k``) and the mels and waveforms are joined in order,
+    so memory follows the longest piece, not the whole text. A text of one piece gives the
+    same mel and waveform as :func:`synthesize`."""
+    pieces = readable_pieces(text, hps)
+    mels, wavs = [], []
+    for k, piece in enumerate(pieces):
+        out = synthesize(model, hps, piece, noise_scale, length_scale, vocode=vocode,
+                         seed=None if seed is None else seed + k)
+        mels.append(out["mel"])
+        if vocode:
+            wavs.append(out["wav"])
+    result = {"pieces": pieces, "mel": torch.cat(mels, dim=1)}
+    if vocode:
+        result["wav"] = torch.cat(wavs)
+    return result
+
+
+def readable_pieces(text: str, hps) -> list[str]:
+    """The pieces of ``text`` (:func:`split_text`) that have something to say, each checked
+    without the model: every character known and at most MAX_TOKENS tokens. A piece that
+    cleans to nothing (a lone ``~``) is left out; a text with no readable piece at all is a
+    :class:`SynthesisInputError`, as is any unknown character."""
+    kept = []
+    for piece in split_text(text):
+        if not clean_text(piece, hps.data.text_cleaners):
+            continue
+        n = text_to_ids(piece, hps).numel()
+        if n > MAX_TOKENS:
+            raise SynthesisInputError(f"a piece of {len(piece)} characters reads to {n} tokens, "
+                                      f"more than {MAX_TOKENS}; add sentence punctuation")
+        kept.append(piece)
+    if not kept:
+        raise SynthesisInputError(f"the text {text!r} cleans to nothing: no letter the model "
+                                  f"can read")
+    return kept
+
+
+def read_lines(path: str) -> list[tuple[int, str]]:
+    """``(line number, text)`` of the non-empty lines of a UTF-8 text file (a BOM is
+    tolerated); line numbers count every line, blank ones included."""
     with open(path, encoding="utf-8-sig") as f:
-        return [line.strip() for line in f if line.strip()]
+        return [(number, line.strip()) for number, line in enumerate(f, start=1) if line.strip()]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,34 +251,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Synthesize ``args.text`` or every line of ``args.file`` to ``args.out/NNNN.wav``."""
+    """Synthesize ``args.text`` or every line of ``args.file`` to ``args.out/NNNN.wav``.
+
+    All or nothing: every line is checked (unknown characters, text that cleans to nothing,
+    a run of characters too long to split) before the first WAV is written; if any line is
+    bad, the error lists each bad line with its number and nothing is written. Long lines
+    are split at sentence ends (:func:`synthesize_text`)."""
     if (args.text is None) == (args.file is None):
         raise SynthesisInputError("give either a TEXT argument or --file, not both or neither")
     if args.model is None and args.checkpoint is None:
         raise SynthesisInputError("give the run directory with -m, or a --checkpoint file")
+    check_scales(args.noise_scale, args.length_scale, names=("--noise-scale", "--length-scale"))
     if args.file:
         if not os.path.isfile(args.file):
-            raise FileNotFoundError(f"--file {args.file}: no such file")
-        lines = read_lines(args.file)
-        if not lines:
+            raise SynthesisInputError(f"--file {args.file}: no such file")
+        numbered = read_lines(args.file)
+        if not numbered:
             raise SynthesisInputError(f"--file {args.file}: no non-empty lines to synthesize")
-        sources = [f"{args.file}:{i + 1}" for i in range(len(lines))]
+        sources = [f"{args.file}:{number}" for number, _ in numbered]
+        lines = [line for _, line in numbered]
     else:
         lines, sources = [args.text], ["text"]
 
     model, hps = load_model(args.model, args.checkpoint, args.config)
-    # Check every line first, so one bad character does not stop a long job half-way.
+    # Check every line first, so one bad line does not stop a long job half-way.
     bad = []
     for source, line in zip(sources, lines):
         try:
-            text_to_ids(line, hps)
+            readable_pieces(line, hps)
         except ValueError as e:
             bad.append(f"{source}: {e}")
     if bad:
-        raise SynthesisInputError("cannot synthesize; unknown characters:\n  " + "\n  ".join(bad))
+        raise SynthesisInputError(f"cannot synthesize {len(bad)} line(s); nothing written: "
+                                  + " | ".join(bad))
     os.makedirs(args.out, exist_ok=True)
     for i, line in enumerate(lines):
-        out = synthesize(model, hps, line, args.noise_scale, args.length_scale, seed=args.seed)
+        out = synthesize_text(model, hps, line, args.noise_scale, args.length_scale, seed=args.seed)
         path = os.path.join(args.out, f"{i:04d}.wav")
         save_wav(path, out["wav"], hps.data.sampling_rate)
         seconds = out["wav"].numel() / hps.data.sampling_rate

@@ -40,7 +40,7 @@ def run_ddi(hps, logger=None) -> str:
     device = torch.device("cuda") if use_cuda else torch.device("cpu")
     torch.manual_seed(hps.train.seed)
 
-    train_dataset = TextMelLoader(hps.data.training_files, hps.data)
+    train_dataset = TextMelLoader(hps.data.training_files, hps.data, n_sqz=hps.model.n_sqz)
     batch_size = min(hps.train.batch_size, len(train_dataset))
     train_loader = DataLoader(train_dataset, num_workers=hps.train.num_workers, shuffle=True,
                               batch_size=batch_size, pin_memory=torch.cuda.is_available(),

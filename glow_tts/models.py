@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from glow_tts import attentions, commons, modules
+from glow_tts import attentions, commons, modules, monotonic_align
 
 
 class DurationPredictor(nn.Module):
@@ -42,7 +42,7 @@ class DurationPredictor(nn.Module):
         self.kernel_size = kernel_size
         self.p_dropout = p_dropout
 
-        self.drop = modules.Dropout(p_dropout)
+        self.drop = nn.Dropout(p_dropout)
         self.conv_1 = nn.Conv1d(in_channels, filter_channels, kernel_size, padding=kernel_size // 2)
         self.norm_1 = modules.LayerNorm(filter_channels)
         self.conv_2 = nn.Conv1d(filter_channels, filter_channels, kernel_size, padding=kernel_size // 2)
@@ -308,8 +308,7 @@ class FlowGenerator(nn.Module):
         z, logdet = self.decoder(y, z_mask, g=g, reverse=False)
         with torch.no_grad():
             logp = gaussian_log_likelihood_matrix(z, x_m, x_logs)  # [b, t_x, t_y]
-            from glow_tts.monotonic_align import maximum_path  # lazy: compiled on first use
-            attn = maximum_path(logp, attn_mask.squeeze(1)).unsqueeze(1).detach()
+            attn = monotonic_align.maximum_path(logp, attn_mask.squeeze(1)).unsqueeze(1).detach()
         z_m, z_logs, logw_ = self._expand_prior(attn, x_m, x_logs, x_mask)
         return (z, z_m, z_logs, logdet, z_mask), (x_m, x_logs, x_mask), (attn, logw, logw_)
 

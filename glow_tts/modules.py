@@ -17,7 +17,6 @@ only renaming is weight normalisation's ``weight_g`` / ``weight_v``, which the m
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import torch
@@ -25,61 +24,6 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
-
-
-def bernoulli_drop_positions(n: int, p: float, first_draw: Optional[int] = None) -> torch.Tensor:
-    """Flat indices in ``[0, n)`` where independent Bernoulli(p) coins come up heads.
-
-    Instead of one coin per position, sample the *gaps* between heads: in a Bernoulli(p)
-    sequence they are independent Geometric(p) counts on ``{1, 2, ...}``, and a geometric
-    count is ``floor(log(1 - u) / log(1 - p)) + 1`` for ``u ~ U[0, 1)``. With p = 0.05 that
-    is about 20 times fewer random numbers than coins. Gaps are drawn in a batch a little
-    larger than the expected number of heads (mean + 10 standard deviations) and topped up
-    until their running sum passes ``n``, so the result is exact, not an approximation.
-    ``first_draw`` overrides the first batch size (tests use it to force a top-up).
-
-    Returns int64 indices, sorted, each in ``[0, n)``.
-    """
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"drop probability must be in (0, 1), got {p}")
-    log_keep = math.log1p(-p)  # log(1 - p) < 0
-    if first_draw is None:
-        first_draw = int(n * p + 10.0 * math.sqrt(n * p * (1.0 - p)) + 16)
-    positions, reached, draw = [torch.zeros(0, dtype=torch.long)], 0, first_draw
-    while reached < n:
-        u = torch.rand(draw, dtype=torch.float64)  # torch's global generator, as nn.Dropout
-        gaps = torch.floor(torch.log1p(-u) / log_keep).long() + 1  # [draw], each >= 1
-        heads = reached - 1 + torch.cumsum(gaps, 0)  # index of each head, increasing
-        reached = int(heads[-1]) + 1
-        positions.append(heads)
-        draw = max(16, int((n - reached) * p * 2) + 16)
-    heads = torch.cat(positions)  # sorted; only the last few can lie beyond n - 1
-    return heads[:int(torch.searchsorted(heads, n))]
-
-
-class Dropout(nn.Dropout):
-    """``nn.Dropout`` whose mask is drawn from geometric gaps on the CPU (same distribution).
-
-    Training a Glow-TTS step on the CPU spends a surprising share of its time in dropout:
-    torch draws one Mersenne-Twister number per element, and the decoder alone drops out
-    48 tensors of ``[b, 2 * 192, t]`` per step. Drawing only where the drops fall
-    (:func:`bernoulli_drop_positions`) gives the same Bernoulli(p) mask, scaled by
-    ``1 / (1 - p)`` on the kept elements, for a fraction of the random numbers. On other
-    devices (whose dropout kernels are already fast) and at p = 0 or 1 it is ``nn.Dropout``.
-    The random stream differs from ``nn.Dropout``'s, so masks are not the original's
-    masks, only their distribution is. Same constructor, no parameters, no state.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or x.device.type != "cpu" or not 0.0 < self.p < 1.0:
-            return super().forward(x)
-        keep_scale = 1.0 / (1.0 - self.p)
-        mask = torch.full((x.numel(),), keep_scale, dtype=x.dtype)  # [n]
-        mask[bernoulli_drop_positions(x.numel(), self.p)] = 0.0
-        mask = mask.view(x.shape)
-        if self.inplace:
-            return x.mul_(mask)
-        return x * mask
 
 
 class LayerNorm(nn.Module):
@@ -131,7 +75,7 @@ class ConvReluNorm(nn.Module):
             self.conv_layers.append(
                 nn.Conv1d(layer_in, hidden_channels, kernel_size, padding=kernel_size // 2))
             self.norm_layers.append(LayerNorm(hidden_channels))
-        self.relu_drop = nn.Sequential(nn.ReLU(), Dropout(p_dropout))
+        self.relu_drop = nn.Sequential(nn.ReLU(), nn.Dropout(p_dropout))
         self.proj = nn.Conv1d(hidden_channels, out_channels, 1)
         nn.init.zeros_(self.proj.weight)
         nn.init.zeros_(self.proj.bias)
@@ -184,7 +128,7 @@ class WN(nn.Module):
 
         self.in_layers = nn.ModuleList()
         self.res_skip_layers = nn.ModuleList()
-        self.drop = Dropout(p_dropout)
+        self.drop = nn.Dropout(p_dropout)
         if gin_channels != 0:
             self.cond_layer = weight_norm(nn.Conv1d(gin_channels, 2 * hidden_channels * n_layers, 1))
 

@@ -6,7 +6,7 @@ Glow-TTS trains without an external aligner. For each training pair it scores ev
 
 * starts at (0, 0) and ends at (t_x - 1, t_y - 1),
 * moves one frame to the right at every step, either staying on the same token or
-  advancing to the next one (monotonic, no token skipped, every token gets ≥ 1 frame),
+  advancing to the next one (monotonic, no token skipped, every token gets >= 1 frame),
 
 and has the largest total score. Dynamic programming finds it:
 
@@ -21,22 +21,27 @@ when we must (``x == y``: the tokens above need the remaining frames) or when th
 diagonal predecessor is *strictly* larger, ``Q[x, y-1] < Q[x-1, y-1]``. On a tie we stay,
 which is the original implementation's rule; tests check ties with integer scores.
 
-Two implementations live here:
+:func:`maximum_path_each` is that programme, loop for loop, as the original's Cython
+``core.pyx`` is; numba compiles it (``@njit``), so there is no build step, and the same
+function runs as plain Python through :func:`maximum_path_reference` (numba keeps the
+uncompiled function as ``py_func``). It accumulates in float32 (float64 when the input is
+float64), like the original, whose paths it reproduces bit for bit on ordinary inputs.
+Unlike the original it marks impossible predecessors with ``-inf`` instead of ``-1e9`` (so
+scores below -1e9 do not bend the path), it does not overwrite the caller's scores, and
+it refuses ``t_y < t_x``, where no monotonic path exists and the original silently
+returns a broken one.
 
-* :func:`maximum_path_reference` - plain Python loops over the full ``Q`` table, written
-  to be read next to the formula above. Slow (about a microsecond per cell).
-* :func:`maximum_path` - the one the model calls: the same arithmetic, compiled by numba,
-  one batch item per thread. It keeps only two columns of ``Q`` and one byte per cell
-  saying which predecessor won, so it never copies the score table.
-
-Both accumulate in float32 (float64 when the input is float64), like the original's
-Cython kernel, whose paths they reproduce bit for bit on ordinary inputs. Unlike it they
-mark impossible predecessors with ``-inf`` instead of ``-1e9`` (so scores below -1e9 do not
-bend the path), and they refuse ``t_y < t_x``, where no monotonic path exists and the
-original silently returns a broken one.
+A tiled, multi-threaded kernel with the same results lives in :mod:`glow_tts.fast.mas`;
+:func:`glow_tts.fast.enable` makes a model's :func:`maximum_path` calls use it (through
+:func:`use_kernel`, below), so the model code calls ``monotonic_align.maximum_path`` as
+the original does either way.
 """
 
 from __future__ import annotations
+
+import contextlib
+import contextvars
+from typing import Callable, Iterator, Optional
 
 import numba
 import numpy as np
@@ -44,7 +49,7 @@ import torch
 
 
 # --------------------------------------------------------------------------------------
-# Lengths and dtypes, shared by both implementations
+# Lengths and dtypes (glow_tts.fast.mas uses these too)
 # --------------------------------------------------------------------------------------
 
 def _lengths_from_mask(value: torch.Tensor, mask: torch.Tensor):
@@ -90,146 +95,85 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 # --------------------------------------------------------------------------------------
-# Reference: the dynamic programme exactly as written in the module docstring
+# The dynamic programme
 # --------------------------------------------------------------------------------------
 
-def maximum_path_reference(value: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Slow, line-by-line MAS. value, mask: [b, t_x, t_y] -> 0/1 path [b, t_x, t_y].
+@numba.njit(cache=True)
+def maximum_path_each(path, value, t_x, t_y):
+    """MAS for one item, in place. path, value: [T_x, T_y] arrays (path all zeros on entry,
+    value read only); t_x <= t_y: the item's token and frame counts."""
+    q = np.full((t_x, t_y), -np.inf, dtype=value.dtype)   # best score of a path ending at (x, y)
 
-    Same contract and same result as :func:`maximum_path`; meant for reading and testing.
-    """
-    t_x_lengths, t_y_lengths = _lengths_from_mask(value, mask)
-    scores = value.detach().to("cpu", _compute_dtype(value.dtype)).numpy()
-    real = scores.dtype.type            # np.float32 or np.float64: keeps scalar maths exact
-    impossible = real(-np.inf)
-    path = np.zeros(scores.shape, dtype=scores.dtype)
+    # Forward pass, frame by frame, over the band of reachable cells only. Cells above the
+    # band stay -inf, so on the diagonal (x == y) "stay" can never win.
+    for y in range(t_y):
+        lowest_x = max(0, t_x - (t_y - y))   # later tokens still need a frame each
+        highest_x = min(t_x - 1, y)          # earlier tokens needed a frame each
+        for x in range(lowest_x, highest_x + 1):
+            if y == 0:
+                q[x, y] = value[x, y]                    # the path starts at (0, 0)
+            elif x == 0:
+                q[x, y] = q[x, y - 1] + value[x, y]      # token 0 can only have been speaking
+            else:
+                stay = q[x, y - 1]                       # same token, one more frame
+                advance = q[x - 1, y - 1]                # token x starts at frame y
+                q[x, y] = (advance if stay < advance else stay) + value[x, y]
 
-    for i in range(scores.shape[0]):
-        t_x, t_y = int(t_x_lengths[i]), int(t_y_lengths[i])
-        if t_x == 0:
-            continue
-        v = scores[i]
-        q = np.full((t_x, t_y), impossible, dtype=scores.dtype)  # best score ending at (x, y)
-
-        # Forward pass, frame by frame, over the band of reachable cells only.
-        for y in range(t_y):
-            lowest_x = max(0, t_x - (t_y - y))   # later tokens still need a frame each
-            highest_x = min(t_x - 1, y)          # earlier tokens needed a frame each
-            for x in range(lowest_x, highest_x + 1):
-                if y == 0:
-                    q[x, y] = v[x, y]            # only (0, 0) is in the band at y = 0
-                    continue
-                stay = q[x, y - 1]                                # same token, one more frame
-                advance = q[x - 1, y - 1] if x > 0 else impossible  # next token starts here
-                q[x, y] = max(stay, advance) + v[x, y]
-
-        # Backward pass: from the last cell, choose the predecessor frame by frame.
-        x = t_x - 1
-        for y in range(t_y - 1, -1, -1):
-            path[i, x, y] = 1
-            if x > 0 and (x == y or q[x, y - 1] < q[x - 1, y - 1]):
-                x -= 1
-
-    return torch.from_numpy(path).to(device=value.device, dtype=value.dtype)
-
-
-# --------------------------------------------------------------------------------------
-# Fast path: numba, one batch item per thread
-# --------------------------------------------------------------------------------------
-
-FRAMES_PER_TILE = 16   # 16 frames x up to ~400 tokens of float32 stay in a 32 KiB L1 cache
-
-
-@numba.njit(cache=True, nogil=True)
-def _update_column(stay, advance, scores, moved, best_out):
-    """One frame of the forward pass over a run of tokens (all arguments 1-D, same length).
-
-    stay[k] = Q[x, y-1], advance[k] = Q[x-1, y-1], scores[k] = value[x, y] for the tokens
-    x of the run; writes moved[k] = (stay < advance) and best_out[k] = Q[x, y]. The cells are
-    independent, so LLVM turns this loop into SIMD compare/max/add instructions.
-    """
-    for k in range(len(best_out)):
-        came_from_previous_token = stay[k] < advance[k]
-        moved[k] = came_from_previous_token
-        best_out[k] = (advance[k] if came_from_previous_token else stay[k]) + scores[k]
-
-
-@numba.njit(cache=True, nogil=True)
-def _maximum_path_one(path, value, t_x, t_y):
-    """MAS for one item, in place. path: [T_x, T_y] (any content, overwritten with 0/1);
-    value: [T_x, T_y] scores (read only); t_x <= t_y valid lengths.
-
-    The same frame-by-frame pass as the reference, arranged for speed:
-
-    * Only two columns of Q are kept, ``q[y % 2]``. ``q[., x + 1]`` holds Q[x, .] and
-      ``q[., 0]`` is a permanent ``-inf`` standing for "token -1", so token 0 needs no
-      special case. Cells above the band are never written and stay ``-inf``, which makes
-      "stay" impossible on the diagonal x == y, as in the reference.
-    * ``moved[y, x]`` keeps the comparison ``Q[x, y-1] < Q[x-1, y-1]`` made while computing
-      Q[x, y], which is exactly what the backward pass asks, so Q itself is not stored.
-    * value[x, y] for a fixed frame y is strided in memory, so the scores of
-      FRAMES_PER_TILE frames are first copied into a small transposed tile, after which
-      each frame's update reads contiguous memory (SIMD-friendly).
-    """
-    path[:, :] = 0
-    if t_x == 0:
-        return
-    q = np.full((2, t_x + 1), -np.inf, dtype=value.dtype)
-    moved = np.zeros((t_y, t_x), dtype=np.uint8)
-    tile = np.empty((FRAMES_PER_TILE, t_x), dtype=value.dtype)   # tile[y - y0, x]
-
-    q[0, 1] = value[0, 0]                                          # Q[0, 0]
-    for y0 in range(0, t_y, FRAMES_PER_TILE):
-        y1 = min(t_y, y0 + FRAMES_PER_TILE)
-        for x in range(max(0, t_x - (t_y - y0)), min(t_x, y1)):    # tokens in band for y0..y1-1
-            for y in range(y0, y1):
-                tile[y - y0, x] = value[x, y]
-        for y in range(max(y0, 1), y1):
-            lowest_x = max(0, t_x - (t_y - y))
-            highest_x = min(t_x - 1, y)
-            previous, current = q[(y - 1) % 2], q[y % 2]
-            _update_column(previous[lowest_x + 1:highest_x + 2],   # Q[x, y-1]
-                           previous[lowest_x:highest_x + 1],       # Q[x-1, y-1]
-                           tile[y - y0, lowest_x:highest_x + 1],   # value[x, y]
-                           moved[y, lowest_x:highest_x + 1],
-                           current[lowest_x + 1:highest_x + 2])    # Q[x, y]
-
+    # Backward pass: from the last cell, choose the predecessor frame by frame.
     x = t_x - 1
     for y in range(t_y - 1, -1, -1):
         path[x, y] = 1
-        if x > 0 and (x == y or moved[y, x]):
+        if x > 0 and (x == y or q[x, y - 1] < q[x - 1, y - 1]):
             x -= 1
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _maximum_path_batch(paths, values, t_xs, t_ys, item_order, worker_starts):
-    """Run :func:`_maximum_path_one` on every item; worker w handles
-    ``item_order[worker_starts[w]:worker_starts[w + 1]]``."""
-    for worker in numba.prange(len(worker_starts) - 1):
-        for j in range(worker_starts[worker], worker_starts[worker + 1]):
-            i = item_order[j]
-            _maximum_path_one(paths[i], values[i], t_xs[i], t_ys[i])
+@numba.njit(cache=True)
+def maximum_path_batch(paths, values, t_xs, t_ys):
+    """:func:`maximum_path_each` for every item of a batch ([b, T_x, T_y] arrays, [b] lengths)."""
+    for i in range(values.shape[0]):
+        if t_xs[i] > 0:                      # an item without tokens keeps an empty path
+            maximum_path_each(paths[i], values[i], t_xs[i], t_ys[i])
 
 
-def _share_work(t_x: np.ndarray, t_y: np.ndarray, n_workers: int):
-    """Split the items over workers so each gets about the same number of band cells.
+def _maximum_path_with(batch_fn, value: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    t_x, t_y = _lengths_from_mask(value, mask)
+    scores = value.detach().to("cpu", _compute_dtype(value.dtype)).contiguous().numpy()
+    path = np.zeros(scores.shape, dtype=scores.dtype)
+    batch_fn(path, scores, t_x, t_y)
+    return torch.from_numpy(path).to(device=value.device, dtype=value.dtype)
 
-    Items are handed out largest first, each to the least-loaded worker (the classic
-    greedy schedule); a plain split into equal halves would give one thread all the long
-    utterances of a length-sorted batch. Returns ``(item_order, worker_starts)``.
-    """
-    if n_workers == 1:
-        return np.arange(len(t_x), dtype=np.int64), np.array([0, len(t_x)], dtype=np.int64)
-    cost = t_x * (t_y - t_x + 1) + t_y + 1             # band cells + backtrack + overhead
-    buckets = [[] for _ in range(n_workers)]
-    loads = [0] * n_workers
-    for i in np.argsort(-cost, kind="stable"):
-        w = loads.index(min(loads))
-        buckets[w].append(int(i))
-        loads[w] += int(cost[i])
-    item_order = np.array([i for bucket in buckets for i in bucket], dtype=np.int64)
-    worker_starts = np.cumsum([0] + [len(bucket) for bucket in buckets]).astype(np.int64)
-    return item_order, worker_starts
+
+def maximum_path_reference(value: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """:func:`maximum_path`'s plain dynamic programme run by the Python interpreter (slow:
+    about a microsecond per cell). The same source as the compiled one; for reading,
+    stepping through in a debugger, and testing the compiled kernels against."""
+    def batch_in_python(paths, values, t_xs, t_ys):
+        for i in range(values.shape[0]):
+            if t_xs[i] > 0:
+                maximum_path_each.py_func(paths[i], values[i], int(t_xs[i]), int(t_ys[i]))
+    return _maximum_path_with(batch_in_python, value, mask)
+
+
+# --------------------------------------------------------------------------------------
+# The entry point, and the hook that lets a faster kernel stand in for the programme
+# --------------------------------------------------------------------------------------
+
+Kernel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+_kernel: contextvars.ContextVar[Optional[Kernel]] = contextvars.ContextVar(
+    "glow_tts_maximum_path_kernel", default=None)
+
+
+@contextlib.contextmanager
+def use_kernel(kernel: Optional[Kernel]) -> Iterator[None]:
+    """Within the block, :func:`maximum_path` calls ``kernel(value, mask)`` instead of the
+    plain programme (``None``: the plain programme). The kernel must keep the contract
+    and give identical paths. Nests and restores on exit; per thread (a context variable).
+    :func:`glow_tts.fast.enable` wraps a model's forward pass in it."""
+    token = _kernel.set(kernel)
+    try:
+        yield
+    finally:
+        _kernel.reset(token)
 
 
 def maximum_path(value: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -239,24 +183,8 @@ def maximum_path(value: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     (token, frame) pairs (``x_mask * y_mask``), which is where the lengths come from.
     The path has value's shape, dtype and device; it is 0 outside each item's lengths.
     Raises ValueError when an item has fewer frames than tokens.
-
-    Threads: as many as torch is allowed (``torch.get_num_threads()``), capped by numba's
-    pool and the batch size, so a data-parallel worker set to one thread stays at one.
     """
-    t_x, t_y = _lengths_from_mask(value, mask)
-    compute_dtype = _compute_dtype(value.dtype)
-    # No copy when value is already a contiguous float32 CPU tensor: the kernel only reads.
-    scores = value.detach().to("cpu", compute_dtype).contiguous().numpy()
-    path = np.empty(scores.shape, dtype=scores.dtype)    # the kernel writes every element
-    batch = scores.shape[0]
-    if batch:
-        torch_threads = torch.get_num_threads()
-        n_workers = max(1, min(numba.get_num_threads(), torch_threads, batch))
-        item_order, worker_starts = _share_work(t_x, t_y, n_workers)
-        _maximum_path_batch(path, scores, t_x, t_y, item_order, worker_starts)
-        if torch.get_num_threads() != torch_threads:
-            # numba's OpenMP layer starts up on first use (numba.get_num_threads() above)
-            # and resets the OpenMP pool it shares with torch to numba's size, silently
-            # undoing torch.set_num_threads(1) (one thread per data-parallel CPU process).
-            torch.set_num_threads(torch_threads)
-    return torch.from_numpy(path).to(device=value.device, dtype=value.dtype)
+    kernel = _kernel.get()
+    if kernel is not None:
+        return kernel(value, mask)
+    return _maximum_path_with(maximum_path_batch, value, mask)

@@ -404,11 +404,11 @@ def _train_and_eval(rank, world_size, hps, device, logger, writer, writer_eval) 
     np.random.seed(hps.train.seed)
     random.seed(hps.train.seed)
 
-    train_dataset = TextMelLoader(hps.data.training_files, hps.data)
+    train_dataset = TextMelLoader(hps.data.training_files, hps.data, n_sqz=hps.model.n_sqz)
     train_sampler, train_loader = build_train_loader(hps, train_dataset, rank, world_size)
     val_loader = None
     if rank == 0:
-        val_dataset = TextMelLoader(hps.data.validation_files, hps.data)
+        val_dataset = TextMelLoader(hps.data.validation_files, hps.data, n_sqz=hps.model.n_sqz)
         # drop_last=False: a validation set smaller than one batch still gets evaluated.
         val_loader = DataLoader(val_dataset, num_workers=hps.train.num_workers, shuffle=False,
                                 batch_size=hps.train.batch_size,

@@ -25,7 +25,7 @@ import mdbook_math  # noqa: E402
 import mdbook_topics  # noqa: E402
 import render_walkthroughs as render  # noqa: E402
 import search_index  # noqa: E402
-from walkthrough_meta import Walkthrough, read_walkthrough  # noqa: E402
+from walkthrough_meta import Walkthrough, find_walkthroughs, read_walkthrough  # noqa: E402
 
 
 # --------------------------------------------------------------------------- math
@@ -123,6 +123,16 @@ def test_summary_lists_each_walkthrough(tmp_path):
     assert "old.md" not in updated and "- [Glossary](glossary.md)" in updated
     with pytest.raises(build_book.BuildError, match="markers"):
         build_book.summary_with_walkthroughs("# Summary\n", [first])
+
+
+def test_walkthroughs_may_share_a_number(tmp_path):
+    # A split walkthrough keeps its number (links to the first part stay valid); the parts
+    # are read in file-name order.
+    for name in ("12_training_ranks.py", "12_training_loop.py", "11_x.py", "13_y.py"):
+        _walkthrough(tmp_path, name, name[:-3], "T01")
+    found = find_walkthroughs(tmp_path)
+    assert [w.slug for w in found] == ["11_x", "12_training_loop", "12_training_ranks", "13_y"]
+    assert [w.number for w in found] == ["11", "12", "12", "13"]
 
 
 def test_topic_links_resolve_and_unknown_topics_fail(tmp_path):

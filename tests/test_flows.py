@@ -1,6 +1,8 @@
 """The flow decoder's layers: invertibility, log-determinants against autograd Jacobians,
 the channel layouts of squeeze and of InvConvNear, alignment paths, data-dependent init."""
 
+import math
+
 import pytest
 import torch
 
@@ -217,3 +219,19 @@ def test_store_inverse_under_inference_mode_leaves_a_trainable_model():
     y_back, _ = decoder(z, mask, reverse=True)  # uses the cached inverse, with autograd on
     (z.sum() + y_back.sum()).backward()
     assert folded.grad is not None
+
+
+def test_fresh_sigmoid_scale_coupling_scales_the_second_half_by_sigmoid_of_two():
+    """A fresh coupling's ``end`` layer is zero, so m = 0 and the raw log-scale is 0; with
+    sigmoid_scale the scale is sigmoid(0 + 2) (plus the 1e-6 floor), i.e. 1 / (1 + e^-2),
+    and the log-det counts log of that once per valid value of the second half."""
+    torch.manual_seed(0)
+    layer = CouplingBlock(8, 16, 3, 1, 2, sigmoid_scale=True).eval()
+    x, mask = batch(8)
+    scale = 1e-6 + 1.0 / (1.0 + math.exp(-2.0))           # 0.8807981..., from the definition
+    with torch.no_grad():
+        z, logdet = layer(x, mask)
+    torch.testing.assert_close(z[:, :4], x[:, :4], rtol=0, atol=0)   # first half passes through
+    torch.testing.assert_close(z[:, 4:], x[:, 4:] * scale, rtol=1e-6, atol=1e-7)
+    valid_values = mask.sum([1, 2]) * 4                   # frames x channels of the second half
+    torch.testing.assert_close(logdet, valid_values * math.log(scale), rtol=1e-5, atol=1e-5)

@@ -202,6 +202,12 @@ def test_infer_length_scale_and_noise():
     slow = model.infer(x, x_lengths, noise_scale=0.0, length_scale=2.0, g=g)
     ratio = slow.mel_lengths.float() / result.mel_lengths.float()
     assert torch.all((ratio > 1.8) & (ratio < 2.2)), ratio
+    # length_scale multiplies each duration *before* the ceiling: ceil(2 w), not 2 ceil(w).
+    durations = torch.exp(logw) * x_mask                                 # [b, 1, t_x] frames
+    predicted_2 = torch.ceil(durations * 2.0).sum([1, 2]).long()
+    assert slow.mel_lengths.tolist() == ((predicted_2 // 2) * 2).tolist()
+    ceiling_first = (torch.ceil(durations) * 2.0).sum([1, 2]).long()
+    assert not torch.equal((ceiling_first // 2) * 2, (predicted_2 // 2) * 2)  # the order shows here
 
     again = model.infer(x, x_lengths, noise_scale=0.0, g=g)
     assert torch.equal(again.mel, result.mel)

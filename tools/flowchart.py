@@ -32,14 +32,16 @@ BOXES: list[tuple[int, str, list[str], str]] = [
                         "n_gpus = torch.cuda.device_count()"], PARENT),
     (LAUNCH, "rendezvous address", ["os.environ['MASTER_ADDR'] = 'localhost'",
                                     "os.environ['MASTER_PORT'] = '80000'",
-                                    "(> 65535: rejected by torch 2.x)"], PARENT),
+                                    "(> 65535: ValueError since torch 1.11,",
+                                    " TypeError from TCPStore in 1.10)"], PARENT),
     (LAUNCH, "hps = utils.get_hparams()", ["argparse -c config.json -m model_name",
                                            "json → HParams; hps.model_dir",
                                            "copies config.json into model_dir"], PARENT),
     (LAUNCH, "mp.spawn(train_and_eval,", ["    nprocs=n_gpus, args=(n_gpus, hps))",
                                           "fresh interpreter per process; index",
                                           "passed first: train_and_eval(i, …)",
-                                          "join=True: parent waits, re-raises"], PARENT),
+                                          "join=True: parent waits; a child's error",
+                                          "→ ProcessRaisedException (its traceback)"], PARENT),
 
     (RANK, "rank 0 only", ["logger = utils.get_logger(model_dir)",
                            "utils.check_git_hash(model_dir)",
@@ -56,10 +58,13 @@ BOXES: list[tuple[int, str, list[str], str]] = [
     (RANK, "model and optimizer", ["FlowGenerator(n_vocab=len(symbols)+add_blank,",
                                    "  out_channels=80, **hps.model).cuda(rank)",
                                    "commons.Adam(…, scheduler='noam', dim_model=192)",
-                                   "amp.initialize (apex, fp16) → DDP(generator)"], MODEL),
+                                   "fp16_run: apex amp.initialize(opt_level='O1')",
+                                   "generator = apex DDP(generator)"], MODEL),
     (RANK, "resume or start", ["try: load_checkpoint(latest G_*.pth)",
                                "     → epoch_str, step_num, global_step",
-                               "except: load ddi_G.pth (written by init.py)"], MODEL),
+                               "except: if hps.train.ddi and ddi_G.pth exists:",
+                               "  load_checkpoint(ddi_G.pth, generator,",
+                               "                  optimizer_g)  (from init.py)"], MODEL),
     (RANK, "for epoch in range(epoch_str, epochs+1):", ["rank 0: train() → evaluate()",
                                                         "  → save_checkpoint(G_{epoch}.pth)",
                                                         "other ranks: train() only"], LOOP),
@@ -82,9 +87,14 @@ BOXES: list[tuple[int, str, list[str], str]] = [
                       "l_length = commons.duration_loss(logw,",
                       "                         logw_, x_lengths)",
                       "loss_g = l_mle + l_length"], MODEL),
-    (STEP, "backward and step", ["loss_g.backward()  (DDP all-reduces grads)",
-                                 "commons.clip_grad_value_(params, 5)",
-                                 "optimizer_g.step()  (Noam learning rate)"], MODEL),
+    (STEP, "backward and step", ["fp16_run (base.json: true):",
+                                 "  with amp.scale_loss(loss_g, optim) as s:",
+                                 "    s.backward()",
+                                 "  clip_grad_value_(amp.master_params(optim), 5)",
+                                 "else: loss_g.backward()",
+                                 "  clip_grad_value_(generator.parameters(), 5)",
+                                 "(apex DDP all-reduces the gradients)",
+                                 "optimizer_g.step()  (then the Noam lr)"], MODEL),
     (STEP, "rank 0, batch_idx % log_interval == 0", [
         "generator.module(x[:1], x_lengths[:1], gen=True)",
         "logger.info(losses, global_step, lr)",
@@ -106,9 +116,14 @@ def draw(out: Path) -> None:
     width = 5.4
     line_height = 0.30
     gap = 0.42
-    fig, ax = plt.subplots(figsize=(18.8, 15.6))
+    # The longest column sets the figure's height (1 unit = 1 inch, so text keeps its size).
+    bottom = min(-1.3 - sum(line_height * (len(lines) + 1) + 0.25 + gap
+                            for c, _, lines, _ in BOXES if c == column) + gap
+                 for column in column_x)
+    legend_y = bottom - 0.45
+    fig, ax = plt.subplots(figsize=(18.8, 0.4 - legend_y + 0.25))
     ax.set_xlim(0, 18.8)
-    ax.set_ylim(-15.2, 0.4)
+    ax.set_ylim(legend_y - 0.25, 0.4)
     ax.axis("off")
 
     placed: dict[int, list[tuple[float, float, float]]] = {LAUNCH: [], RANK: [], STEP: []}
@@ -166,12 +181,12 @@ def draw(out: Path) -> None:
     ax.text(lx + width + 0.12, ltop - lheight - 0.05, "epoch done", fontsize=9.5,
             color="#9334e6", family="DejaVu Sans", va="top")
     # DDP all-reduce between ranks, drawn as a note on the backward box
-    ax.text(0.2, -14.95, "Colours: blue = parent process · yellow = per-rank set-up and "
+    ax.text(0.2, legend_y, "Colours: blue = parent process · yellow = per-rank set-up and "
             "logging · green = data · red = model and optimisation · purple = loops · "
             "cyan = the file written", fontsize=8.5, family="DejaVu Sans", color="#3c4043")
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="svg", bbox_inches="tight", metadata={"Date": None})
+    fig.savefig(out, format=out.suffix.lstrip(".") or "svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
 
 

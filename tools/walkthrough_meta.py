@@ -1,7 +1,9 @@
 """What the book tools need to know about walkthroughs/NN_slug.py files, without running them.
 
 A walkthrough is a jupytext percent file named `NN_slug.py` (two digits, underscore,
-slug). Its first Markdown heading is its title; a `covers: T01, T02` line lists the
+slug). Two files may share a number (a long walkthrough split in two, e.g.
+`04_dataset_dataloader.py` and `04_loader_workers.py`): reading order is file-name order,
+so the second part's slug must sort after the first's. Its first Markdown heading is its title; a `covers: T01, T02` line lists the
 topics of TOPICS.md it covers.
 """
 

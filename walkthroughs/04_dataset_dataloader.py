@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # `TextMelLoader` and `DataLoader`: items, batches, epochs and worker processes
+# # `TextMelLoader` and `DataLoader`: items, batches, epochs and `collate_fn`
 #
 # *Reviews:* `data_utils.py`, `TextMelLoader` (`__init__`, `__len__`, `__getitem__`), and
 # `train.py`, `train_and_eval` — `train_dataset = TextMelLoader(hps.data.training_files,
@@ -24,27 +24,22 @@
 # * how a `DataLoader` walks a data set: batches, a new order every epoch with
 #   `shuffle=True`, and the samples `drop_last=True` leaves out;
 # * what a `collate_fn` is, why the default one cannot batch speech, and what automatic
-#   batching on and off means (including what happens to NumPy arrays);
-# * where `__getitem__` runs with `num_workers=0` and with `num_workers=2`, how workers
-#   are seeded, and why debugging is easier without them.
+#   batching on and off means (including what happens to NumPy arrays).
 #
-# Padding, sorting and `pin_memory` are the next walkthrough's subject.
+# The worker processes behind `num_workers` have a page of their own (04, worker
+# processes); padding, sorting and `pin_memory` are walkthrough 05's subject.
 #
-# covers: T07, T08, T09, T10
+# covers: T07, T08, T09
 
 # %%
-import multiprocessing
-import os
 import random
-import sys
 import tempfile
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate, get_worker_info
+from torch.utils.data import DataLoader, Dataset, default_collate
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 from glow_tts.corpus.build import build_corpus
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
 from glow_tts.hparams import get_hparams_from_file
@@ -109,7 +104,8 @@ state_before = random.getstate()
 again = TextMelLoader(corpus.filelists["train"], hps.data)
 assert random.getstate() == state_before
 assert again.audiopaths_and_text == train_dataset.audiopaths_and_text
-assert [p for p, _ in train_dataset.audiopaths_and_text] != [l.split("|")[0] for l in train_lines]
+shuffled_paths = [path for path, _ in train_dataset.audiopaths_and_text]
+assert shuffled_paths != [line.split("|")[0] for line in train_lines]
 
 # %% [markdown]
 # ## Iterating a `DataLoader`
@@ -125,7 +121,8 @@ assert [p for p, _ in train_dataset.audiopaths_and_text] != [l.split("|")[0] for
 # %%
 N, B = len(train_dataset), 8
 collate_fn = TextMelCollate(1)
-loader = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=True, collate_fn=collate_fn)
+loader = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=True,
+                    collate_fn=collate_fn)
 x, x_lengths, y, y_lengths = next(iter(loader))
 print(N, "utterances, batch", B, "->", len(loader), "batches;", x.shape, y.shape)
 assert x.shape[0] == y.shape[0] == B
@@ -135,10 +132,12 @@ assert x.shape[0] == y.shape[0] == B
 # epoch), drawn from PyTorch's global generator: `torch.manual_seed` makes the sequence
 # of epoch orders reproducible, and each epoch differs from the one before.
 #
-# > **The notes say** (§1.2.4.1) that the data is shuffled *after* all batches have been
-# > iterated. **In fact** the permutation is drawn when an epoch *starts*: each `for`
-# > loop over the loader creates an iterator that draws a fresh order, so even the first
-# > epoch is shuffled.
+# <a id="claim-1-2-4-1-shuffle"></a>
+#
+# > **The notes say** (§1.2.4.1) that the data is shuffled after all batches have been
+# > iterated. **Partly right**: every epoch does get a new order. But the permutation is
+# > drawn when an epoch *starts*: each `for` loop over the loader creates an iterator whose
+# > `RandomSampler` draws a fresh order, so the first epoch is shuffled too.
 
 # %%
 def epoch_order(loader):
@@ -150,7 +149,7 @@ first_run = [epoch_order(loader) for _ in range(3)]
 torch.manual_seed(0)
 second_run = [epoch_order(loader) for _ in range(3)]
 assert first_run == second_run                       # same seed, same orders
-assert first_run[0] != first_run[1] != first_run[2]  # a new order every epoch
+assert len({tuple(order) for order in first_run}) == 3   # three epochs, three orders
 assert first_run[0] != list(range(N))[:len(first_run[0])]  # epoch 1 is shuffled too
 
 # %% [markdown]
@@ -160,8 +159,10 @@ assert first_run[0] != list(range(N))[:len(first_run[0])]  # epoch 1 is shuffled
 # out each time, so over many epochs every sample is seen.
 
 # %%
-kept = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=True, collate_fn=collate_fn)
-every = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=False, collate_fn=collate_fn)
+kept = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=True,
+                  collate_fn=collate_fn)
+every = DataLoader(train_dataset, batch_size=B, shuffle=True, drop_last=False,
+                   collate_fn=collate_fn)
 print(f"N={N}, B={B}: {len(kept)} batches with drop_last, {len(every)} without; "
       f"{N % B} samples left out per epoch")
 assert len(kept) == N // B and len(every) == -(-N // B)
@@ -185,14 +186,11 @@ grid = torch.full((6, N), float("nan"))                  # [epoch, sample] -> ba
 for epoch in range(6):
     for batch_number, batch in enumerate(kept.batch_sampler):
         grid[epoch, batch] = batch_number
-fig, ax = plt.subplots(figsize=(9, 2.4))
-ax.set_facecolor("0.8")
-ax.imshow(grid, aspect="auto", cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
-ax.set(xlabel="샘플 index (dataset[i])", ylabel="에폭", yticks=range(6),
-       title=f"shuffle=True, drop_last=True: 에폭마다 {N % B}개가 빠진다 (회색), 색 = 배치 번호")
-plt.tight_layout()
-plt.show()
 assert all(int(torch.isnan(row).sum()) == N % B for row in grid)
+
+# %% tags=["plot"]
+figures.epoch_grid(grid, title=f"shuffle=True, drop_last=True: {N % B} samples left out "
+                               "per epoch (grey); colour = batch number")
 
 # %% [markdown]
 # The original uses `drop_last=True` for the *validation* loader as well, with
@@ -234,14 +232,17 @@ assert [t.shape[0] for t in padded] == [2, 2, 2, 2]
 # Both paths turn NumPy arrays into tensors. The difference is the batch dimension: the
 # enabled path stacks (and adds one), the disabled path only converts.
 #
-# > **The notes say** (§1.2.4.1) that converting NumPy arrays to PyTorch tensors is what
-# > happens with automatic batching *disabled*. **In fact** the enabled (default) path
-# > converts them too, while stacking them into a batch; what disabling changes is that
+# <a id="claim-1-2-4-1-batching-disabled"></a>
+#
+# > **The notes say** (§1.2.4.1) that automatic batching is disabled for a data set that
+# > is read batch by batch, and that the loader then turns NumPy arrays into PyTorch
+# > tensors. **Right.** They leave out that the enabled (default) path converts NumPy
+# > arrays too, while stacking them into a batch: what disabling changes is only that
 # > nothing is stacked.
 
 # %%
 class NumpyItems(Dataset):
-    """Five samples, each a NumPy array [3] (as a data set built on NumPy would return)."""
+    """Five samples, each a NumPy array [3], as a data set built on NumPy returns them."""
 
     def __len__(self):
         return 5
@@ -252,145 +253,10 @@ class NumpyItems(Dataset):
 
 unbatched = next(iter(DataLoader(NumpyItems(), batch_size=None)))
 batched = next(iter(DataLoader(NumpyItems(), batch_size=2)))
-print(type(unbatched).__name__, tuple(unbatched.shape), "|", type(batched).__name__, tuple(batched.shape))
-assert isinstance(unbatched, torch.Tensor) and unbatched.shape == (3,)        # converted, not stacked
-assert isinstance(batched, torch.Tensor) and batched.shape == (2, 3)          # converted and stacked
-assert unbatched.dtype == batched.dtype == torch.float64                      # the NumPy dtype is kept
-
-# %% [markdown]
-# ## Where `__getitem__` runs: `num_workers`
-#
-# With `num_workers=0` (the default) the loader calls `__getitem__` in the training
-# process itself, one sample after another, between training steps. With
-# `num_workers=k` it starts $k$ worker processes; each builds whole batches (sampling,
-# `__getitem__`, `collate_fn`) and sends them back through a queue, so reading audio and
-# computing mels overlaps with training. The original uses 8 workers per GPU.
-#
-# To see which process runs `__getitem__`, this data set wraps the real one and returns the
-# process id along with the sample's size.
-
-# %%
-class WhereItRuns(Dataset):
-    """Wraps a data set; each item also reports the process that computed it."""
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    def __len__(self):
-        return len(self.inner)
-
-    def __getitem__(self, idx):
-        text, mel = self.inner[idx]
-        info = get_worker_info()  # None in the main process
-        return {"pid": os.getpid(), "parent": os.getppid(), "worker": -1 if info is None else info.id,
-                "seed": torch.initial_seed(), "frames": mel.shape[1]}
-
-
-def processes(num_workers):
-    loader = DataLoader(WhereItRuns(train_dataset), batch_size=4, num_workers=num_workers,
-                        collate_fn=lambda samples: samples, multiprocessing_context=
-                        "fork" if num_workers else None)
-    return [sample for batch in loader for sample in batch]
-
-
-main_pid = os.getpid()
-single = processes(0)
-multi = processes(2)
-print("num_workers=0:", {s["pid"] for s in single}, " main process:", main_pid)
-print("num_workers=2:", {s["pid"] for s in multi})
-
-# %%
-assert {s["pid"] for s in single} == {main_pid}                   # in this process
-multi_pids = {s["pid"] for s in multi}
-assert len(multi_pids) == 2 and main_pid not in multi_pids        # in two other processes
-assert {s["parent"] for s in multi} == {main_pid}                  # ... started by this one
-assert [s["frames"] for s in single] == [s["frames"] for s in multi]  # same samples, same order
-
-# %% [markdown]
-# The workers here are started with `fork`: the child is a copy of this process, so it
-# already has the data set object and even a class defined in a notebook cell. It is the
-# default on Linux up to Python 3.13 (3.14 switched the default to `forkserver`). With
-# `spawn` (the default on macOS and Windows) or `forkserver`, the data set is *pickled*
-# and sent to a fresh interpreter, which must be able to import its class: a class defined
-# in a notebook cell lives in the kernel's `__main__` and cannot be found there. Defining
-# data sets in a module (as `glow_tts.data_utils`) works with every start method.
-#
-# Memory: a forked worker shares the parent's memory pages until one of them writes to a
-# page (copy-on-write). Python writes reference counts into every object it touches, so
-# a large list of Python objects (a filelist of 12,000 lines) gradually gets copied into
-# every worker; in the worst case memory grows with the number of workers times the
-# parent's size. That is one reason to keep the data set's own state small (paths and
-# strings, not preloaded audio).
-
-# %%
-assert "fork" in multiprocessing.get_all_start_methods()
-if sys.platform == "linux" and sys.version_info < (3, 14):
-    assert multiprocessing.get_start_method() == "fork"
-assert torch.utils.data.get_worker_info() is None  # this cell runs in the main process
-
-# %% [markdown]
-# **Worker seeding.** Each worker gets its own seed, `base_seed + worker_id`, where the
-# loader draws `base_seed` from the main process's generator at the start of each epoch.
-# PyTorch seeds `torch` and Python's `random` with it in every worker, and NumPy with a
-# value derived from it. That matters here: `add_noise` draws fresh noise inside
-# `__getitem__` from whatever generator the loading process has, and two workers with the
-# same seed would add identical noise.
-
-# %%
-seeds = {s["worker"]: s["seed"] for s in multi}
-assert sorted(seeds) == [0, 1]
-assert seeds[1] == seeds[0] + 1
-
-# %% [markdown]
-# Per-worker seeds still leave the noise a function of *who* loads an item and *what it
-# loaded before*: with 2 workers instead of 0, or after resuming half-way through an epoch,
-# the same utterance gets different noise. Our training loop therefore calls
-# `train_dataset.set_epoch(epoch, seed)` before each epoch; from then on item `i` draws its
-# noise from a generator seeded with `(seed, epoch, i)` alone. Below, the same three items
-# loaded in the main process and by two workers get bit-identical mels, and the next epoch
-# gets new noise.
-
-# %%
-def mels(num_workers, indices=(0, 1, 2)):
-    loader = DataLoader(torch.utils.data.Subset(train_dataset, indices), batch_size=1,
-                        num_workers=num_workers, collate_fn=lambda samples: samples[0][1],
-                        multiprocessing_context="fork" if num_workers else None)
-    return list(loader)
-
-
-train_dataset.set_epoch(5, seed=1234)
-in_main, in_workers = mels(0), mels(2)
-assert all(torch.equal(a, b) for a, b in zip(in_main, in_workers))
-train_dataset.set_epoch(6, seed=1234)
-assert not torch.equal(mels(0)[0], in_main[0])   # a new epoch, new noise
-
-# %% [markdown]
-# **Debugging.** With workers, an exception in `__getitem__` happens in another process.
-# The loader catches it there, sends it back, and raises it again in the main process with
-# the worker's traceback as *text* inside the message: a debugger started on the error
-# (`%debug`, `pdb.post_mortem`) lands in the loader, not in your `__getitem__`. With
-# `num_workers=0` the exception is raised in place, with live frames to inspect. This is
-# the notes' point that single-process loading is easier to debug.
-
-# %%
-class Broken(Dataset):
-    def __len__(self):
-        return 4
-
-    def __getitem__(self, idx):
-        if idx == 2:
-            raise ValueError(f"cannot read utterance {idx}")
-        return torch.tensor(idx)
-
-
-messages = {}
-for workers in (0, 2):
-    try:
-        list(DataLoader(Broken(), batch_size=1, num_workers=workers,
-                        multiprocessing_context="fork" if workers else None))
-    except ValueError as err:
-        messages[workers] = str(err)
-print(messages[2].splitlines()[0])
-assert messages[0] == "cannot read utterance 2"
-assert messages[2].startswith("Caught ValueError in DataLoader worker process")
-assert "cannot read utterance 2" in messages[2]  # the worker's traceback, as text
+print(type(unbatched).__name__, tuple(unbatched.shape), "|",
+      type(batched).__name__, tuple(batched.shape))
+# converted, not stacked
+assert isinstance(unbatched, torch.Tensor) and unbatched.shape == (3,)
+# converted and stacked
+assert isinstance(batched, torch.Tensor) and batched.shape == (2, 3)
+assert unbatched.dtype == batched.dtype == torch.float64  # the NumPy dtype is kept

@@ -31,13 +31,15 @@
 
 # %%
 import tempfile
+import threading
+import time
 import warnings
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 from glow_tts.commons import sequence_mask
 from glow_tts.corpus.build import build_corpus
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
@@ -60,7 +62,7 @@ len(dataset)
 # %%
 samples = [dataset[i] for i in range(4)]
 for text, mel in samples:
-    print(f"T_x={text.shape[0]:3d}  T_y={mel.shape[1]:4d}  {sequence_to_text(text)[:12]}…")
+    print(f"T_x={text.shape[0]:3d}  T_y={mel.shape[1]:4d}  {sequence_to_text(text)[:12]}")
 
 # %% [markdown]
 # `TextMelCollate` then
@@ -84,7 +86,7 @@ mel_lens = [s[1].shape[1] for s in samples]
 order = sorted(range(4), key=lambda i: -text_lens[i])          # longest text first
 assert x.shape == (4, max(text_lens)) and y.shape == (4, 80, max(mel_lens))
 assert x_lengths.tolist() == [text_lens[i] for i in order]
-assert y_lengths.tolist() == [mel_lens[i] for i in order]       # each mel stays with its text
+assert y_lengths.tolist() == [mel_lens[i] for i in order]  # each mel stays with its text
 for row, i in enumerate(order):
     assert torch.equal(x[row, :text_lens[i]], samples[i][0].long())
     assert (x[row, text_lens[i]:] == 0).all()                   # pad id 0
@@ -101,7 +103,8 @@ for row, i in enumerate(order):
 # `y` is `float32` (`torch.FloatTensor`).
 
 # %%
-assert torch.LongTensor(2).dtype == torch.int64 and torch.IntTensor(2).dtype == torch.int32
+assert torch.LongTensor(2).dtype == torch.int64
+assert torch.IntTensor(2).dtype == torch.int32
 assert samples[0][0].dtype == torch.int32
 assert x.dtype == x_lengths.dtype == y_lengths.dtype == torch.int64
 assert y.dtype == torch.float32
@@ -121,7 +124,7 @@ assert y.dtype == torch.float32
 # %%
 assert torch.equal(x_lengths, (x != 0).sum(dim=1))
 assert torch.all(x_lengths[:-1] >= x_lengths[1:])                 # sorted, descending
-assert x_lengths[0] == x.shape[1]                                   # the longest fills its row
+assert x_lengths[0] == x.shape[1]  # the longest fills its row
 
 # %% [markdown]
 # ## `y` and `y_lengths`
@@ -138,8 +141,9 @@ assert y.shape[1] == hps.data.n_mel_channels == 80
 
 # %% [markdown]
 # > **The notes say** (§1.2.4.3, item `y.length`) that `y_lengths` holds the frame counts
-# > *sorted*, and (§1.2.4.2) that the collate sorts by the longest text *and* mel.
-# > **In fact** only the text length is sorted on, and `y_lengths` follows that order:
+# > *sorted*. **Wrong** (and §1.2.4.2, which names text and mel together when it describes
+# > the sorting, is loose in the same way). **In fact** only the text length is sorted on,
+# > and `y_lengths` follows that order:
 # > row $i$ of `y` belongs to row $i$ of `x`, so `y_lengths[i]` is the frame count of the
 # > sentence in row $i$, whatever its size. A longer text usually means a longer mel, but
 # > not always: speaking rate and pauses differ. A batch where this happens makes
@@ -152,14 +156,16 @@ assert y.shape[1] == hps.data.n_mel_channels == 80
 lengths = list(zip(dataset.text_lengths, dataset.mel_lengths))
 pair = next((i, j) for i in range(len(lengths)) for j in range(len(lengths))
             if lengths[i][0] > lengths[j][0] and lengths[i][1] < lengths[j][1])
-print("text lengths", [lengths[k][0] for k in pair], "mel lengths", [lengths[k][1] for k in pair])
+print("text lengths", [lengths[k][0] for k in pair],
+      "mel lengths", [lengths[k][1] for k in pair])
 x2, x2_lengths, y2, y2_lengths = collate([dataset[pair[1]], dataset[pair[0]]])
 print("x_lengths", x2_lengths.tolist(), "y_lengths", y2_lengths.tolist())
 
 # %%
 assert x2_lengths[0] > x2_lengths[1]            # sorted by text length ...
 assert y2_lengths[0] < y2_lengths[1]            # ... so the mel lengths are not sorted
-assert y2.shape[2] == int(y2_lengths.max())     # the padded length is the longest mel, wherever it is
+# the padded length is the longest mel, wherever it is
+assert y2.shape[2] == int(y2_lengths.max())
 
 # %% [markdown]
 # ## Padding is not silence: the masks
@@ -175,9 +181,16 @@ x_mask = sequence_mask(x_lengths, x.shape[1]).unsqueeze(1).to(y.dtype)   # [B, 1
 y_mask = sequence_mask(y_lengths, y.shape[2]).unsqueeze(1).to(y.dtype)   # [B, 1, T_y]
 assert x_mask.shape == (4, 1, x.shape[1]) and y_mask.shape == (4, 1, y.shape[2])
 assert torch.equal(y_mask.sum(dim=(1, 2)).long(), y_lengths)
-silence_floor = torch.log(torch.tensor(1e-5))
-assert y[y_mask.expand_as(y) == 0].eq(0).all()     # the padding is 0.0 ...
-assert 0.0 > silence_floor + 11                      # ... far above silence
+real = y[y_mask.expand_as(y) == 1]                 # the log-mel values of real frames
+print(f"real frames: min {real.min():.2f}, median {real.median():.2f}, "
+      f"max {real.max():.2f};"
+      f" share >= 0.0: {(real >= 0).float().mean():.2%}")
+
+# %%
+assert y[y_mask.expand_as(y) == 0].eq(0).all()                  # the padding is 0.0 ...
+# silence: the ln(1e-5) floor
+assert abs(real.min() - torch.log(torch.tensor(1e-5))) < 1e-4
+assert (real >= 0).float().mean() < 0.05  # ... louder than 95% of speech
 
 # %% [markdown]
 # ## The picture: a padded batch
@@ -186,17 +199,20 @@ assert 0.0 > silence_floor + 11                      # ... far above silence
 # tensor, with the padding at the end of each row hatched. On the same colour scale as the
 # speech, the padding value 0.0 is a bright block: in log-mel terms it is loud.
 
-# %%
-fig, axes = plt.subplots(1, 5, figsize=(12, 3.2), gridspec_kw={"width_ratios": [1.3, 1, 1, 1, 1]})
+# %% tags=["plot"]
+fig, axes = plt.subplots(1, 5, figsize=(12, 3.2),
+                         gridspec_kw={"width_ratios": [1.3, 1, 1, 1, 1]})
 ids = x.float().masked_fill(x == 0, float("nan"))
 axes[0].imshow(ids, aspect="auto", cmap="viridis", interpolation="nearest")
-axes[0].set(title="x: 토큰 id [B, T_x]", xlabel="토큰 위치", ylabel="배치 행 (text 길이 순)",
+axes[0].set(title="x: token ids [B, T_x]", xlabel="token position",
+            ylabel="batch row (by text length)",
             yticks=range(4))
 for row in range(4):
     ax = axes[row + 1]
     ax.imshow(y[row], origin="lower", aspect="auto", cmap="magma", vmin=-11.5, vmax=2)
-    ax.axvspan(int(y_lengths[row]) - 0.5, y.shape[2] - 0.5, facecolor="none", edgecolor="0.6", hatch="//")
-    ax.set(title=f"y[{row}]: {int(y_lengths[row])} / {y.shape[2]} 프레임", xlabel="프레임")
+    ax.axvspan(int(y_lengths[row]) - 0.5, y.shape[2] - 0.5, facecolor="none",
+               edgecolor="0.6", hatch="//")
+    ax.set(title=f"y[{row}]: {int(y_lengths[row])} / {y.shape[2]} frames", xlabel="frame")
     ax.set_yticks([])
 plt.tight_layout()
 plt.show()
@@ -216,11 +232,13 @@ plt.show()
 # | `y_lengths` | `[B]` | int64 | real frames per row, in the rows' (text) order |
 
 # %%
-loader = DataLoader(dataset, batch_size=hps.train.batch_size, shuffle=True, drop_last=True,
+loader = DataLoader(dataset, batch_size=hps.train.batch_size, shuffle=True,
+                    drop_last=True,
                     collate_fn=collate)
 for batch_idx, (x, x_lengths, y, y_lengths) in enumerate(loader):
     B = hps.train.batch_size
-    print(batch_idx, tuple(x.shape), tuple(x_lengths.shape), tuple(y.shape), tuple(y_lengths.shape))
+    print(batch_idx, tuple(x.shape), tuple(x_lengths.shape), tuple(y.shape),
+          tuple(y_lengths.shape))
     assert x.shape == (B, int(x_lengths.max())) and x_lengths.shape == (B,)
     assert y.shape == (B, 80, int(y_lengths.max())) and y_lengths.shape == (B,)
     assert torch.all(y_lengths >= x_lengths)     # the data set keeps only T_y >= T_x
@@ -232,10 +250,17 @@ assert batch_idx + 1 == len(loader) == len(dataset) // B
 # A copy from CPU memory to a GPU goes through DMA, which needs *page-locked* ("pinned")
 # host memory: memory the operating system promises not to move or swap out. From
 # ordinary memory, CUDA first copies into a pinned staging buffer, then to the GPU, and
-# the CPU waits. With `pin_memory=True` the loader puts each batch into pinned memory
-# (in a background thread of the main process), and then
-# `x.cuda(rank, non_blocking=True)` can start the transfer and return at once, so the copy
-# overlaps with the GPU's work.
+# the CPU waits. With `pin_memory=True` the loader puts each batch into pinned memory, and
+# then `x.cuda(rank, non_blocking=True)` can start the transfer and return at once, so the
+# copy overlaps with the GPU's work.
+#
+# *Where* the loader pins depends on `num_workers`. With workers, a background thread of
+# the main process (`pin_memory_thread`) takes each batch off the workers' result queue,
+# pins it and queues it for the training loop, so pinning overlaps with training too. With
+# `num_workers=0` there is no such thread: the loader pins inline, in `__next__`, right
+# after `collate_fn`, on the training loop's own time (PyTorch's
+# `torch/utils/data/dataloader.py`: `_SingleProcessDataLoaderIter._next_data` and
+# `_MultiProcessingDataLoaderIter.__init__`).
 #
 # Workers return CPU tensors, never CUDA tensors: a worker forked from a process that has
 # already initialised CUDA cannot use CUDA at all ("Cannot re-initialize CUDA in forked
@@ -252,7 +277,8 @@ assert batch_idx + 1 == len(loader) == len(dataset) // B
 has_gpu = torch.cuda.is_available()
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    pinned_x, *_ = next(iter(DataLoader(dataset, batch_size=4, pin_memory=True, collate_fn=collate)))
+    pinning = DataLoader(dataset, batch_size=4, pin_memory=True, collate_fn=collate)
+    pinned_x, *_ = next(iter(pinning))
 pin_warnings = [str(w.message) for w in caught if "pin_memory" in str(w.message)]
 print("GPU:", has_gpu, "| warnings:", pin_warnings, "| pinned:", pinned_x.is_pinned())
 
@@ -265,6 +291,90 @@ else:
 with warnings.catch_warnings():
     warnings.simplefilter("error")               # any warning would now be an exception
     next(iter(DataLoader(dataset, batch_size=4, pin_memory=has_gpu, collate_fn=collate)))
+
+# %% [markdown]
+# The loader's iterators show it. With workers and an accelerator, the iterator holds a
+# live `_pin_memory_thread`; with no accelerator (this machine) PyTorch pins nothing and
+# starts no thread; with `num_workers=0` it never starts one. The same cell, run on a GPU
+# machine, finds the thread in the first case only.
+
+# %%
+def pin_threads(num_workers):
+    """Threads a pinning loader's iterator starts, and whether it holds a pin thread."""
+    before = set(threading.enumerate())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the no-accelerator warning, seen above
+        context = "fork" if num_workers else None
+        loader = DataLoader(dataset, batch_size=4, pin_memory=True, collate_fn=collate,
+                            num_workers=num_workers, multiprocessing_context=context)
+        iterator = iter(loader)
+    next(iterator)
+    started = [t.name for t in set(threading.enumerate()) - before]
+    has_pin_thread = hasattr(iterator, "_pin_memory_thread")
+    del iterator
+    return started, has_pin_thread
+
+
+accelerator = torch.accelerator.is_available()
+inline, threaded = pin_threads(0), pin_threads(2)
+print("accelerator:", accelerator, "| 0 workers:", inline, "| 2 workers:", threaded)
+
+# %%
+assert inline == ([], False)                              # 0 workers: never a pin thread
+assert threaded[1] == accelerator  # 2 workers: a pin thread iff pinning
+
+# %% [markdown]
+# What pinning and workers are *for* is overlap: while the training loop computes on
+# batch $k$, the workers already load batch $k+1$ and later ones (two per worker ahead,
+# `prefetch_factor=2`). We time it: each worker notes when it starts and ends each
+# `__getitem__`, and the loop notes its compute (a stack of convolutions over `y`, standing
+# in for a training step). `time.monotonic()` is one clock for all processes on Linux.
+# On a GPU machine the pin thread and the `non_blocking` copy would be one more lane
+# between the two; this machine has neither, so the picture shows only what ran here.
+
+# %%
+class Timed(Dataset):
+    """Wraps a data set; each item also carries (worker id, start, end) of its loading."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __len__(self):
+        return len(self.inner)
+
+    def __getitem__(self, idx):
+        start = time.monotonic()
+        item = self.inner[idx]
+        return item, (get_worker_info().id, start, time.monotonic())
+
+
+def timed_collate(samples):
+    return collate([item for item, _ in samples]), [times for _, times in samples]
+
+
+conv = torch.nn.Conv1d(80, 80, 5, padding=2)
+loads, computes = [], []
+timed_loader = DataLoader(Timed(dataset), batch_size=4, num_workers=2,
+                          collate_fn=timed_collate, multiprocessing_context="fork")
+with torch.no_grad():
+    for (x_b, x_len_b, y_b, y_len_b), times in timed_loader:
+        start = time.monotonic()
+        h = y_b
+        for _ in range(30):
+            h = conv(h)                                   # [B, 80, T_y]
+        computes.append((start, time.monotonic()))
+        loads.extend(times)
+overlapping = [(w, a, b) for w, a, b in loads
+               if any(a < d and c < b for c, d in computes)]
+print(f"{len(loads)} items loaded, {len(computes)} steps computed; "
+      f"{len(overlapping)} loads ran while the loop computed")
+
+# %%
+assert len(loads) == len(dataset) and {w for w, _, _ in loads} == {0, 1}
+assert overlapping  # loading ran during compute: the point of workers
+
+# %% tags=["plot"]
+figures.load_compute_timeline(loads, computes)
 
 # %% [markdown]
 # On the CPU, a `non_blocking` copy to the device the tensor is already on is no copy at

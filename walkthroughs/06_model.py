@@ -32,12 +32,13 @@
 # %%
 import tempfile
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from glow_tts import commons, modules
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
+from glow_tts import commons, fast
+from glow_tts.fast.dropout import GeometricDropout
 from glow_tts.corpus.build import build_corpus
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
 from glow_tts.hparams import get_hparams_from_file
@@ -71,13 +72,11 @@ n_params = sum(p.numel() for p in big.parameters())
 print(f"{n_params:,} parameters")
 
 # %%
-assert n_params == 28_595_473 + 192 * len(symbols)                    # 192 per vocabulary entry
+assert n_params == 28_595_473 + 192 * len(symbols)  # 192 per vocabulary entry
 assert big.encoder.emb.weight.shape == (len(symbols), 192)
 assert len(big.encoder.encoder.attn_layers) == 6
 kinds = [type(f).__name__ for f in big.decoder.flows]
 assert kinds == ["ActNorm", "InvConvNear", "CouplingBlock"] * 12
-rel = big.encoder.encoder.attn_layers[0].emb_rel_k                    # [heads_rel, 2w+1, d_head]
-assert rel.shape == (1, 2 * 4 + 1, 192 // 2)                          # shared by both heads
 del big
 
 # %% [markdown]
@@ -90,15 +89,32 @@ del big
 
 # %%
 hps = get_hparams_from_file("../configs/tiny.json")
-print(f"tiny.json: {hps.model.hidden_channels} channels, {hps.model.n_blocks_dec} flow blocks")
+print(f"tiny.json: {hps.model.hidden_channels} channels, "
+      f"{hps.model.n_blocks_dec} flow blocks")
 assert hps.model.hidden_channels == 64 and hps.model.n_blocks_dec < 12
 corpus = build_corpus(tempfile.mkdtemp(prefix="glow_tts_06_"), limit=12, progress=False)
 dataset = TextMelLoader(corpus.filelists["train"], hps.data)
 x, x_lengths, y, y_lengths = TextMelCollate(1)([dataset[i] for i in range(4)])
 model = FlowGenerator(len(symbols), out_channels=80, **hps.model)
 
+
+def shape_of(value):
+    """The shape of a tensor, or of the first tensor in a tuple (decoder: (z, logdet))."""
+    while isinstance(value, (tuple, list)):
+        value = value[0]
+    return tuple(value.shape)
+
+
+records = []  # (module path, class, input shape, output shape), in call order
+hooks = [module.register_forward_hook(
+             lambda m, args, out, name=name: records.append(
+                 (name, type(m).__name__, shape_of(args), shape_of(out))))
+         for name, module in model.named_modules() if name and name.count(".") <= 1
+         and not isinstance(module, nn.ModuleList)]
 (z, z_m, z_logs, logdet, z_mask), (x_m, x_logs, x_mask), (attn, logw, logw_) = model(
     x, x_lengths, y, y_lengths, gen=False)
+for hook in hooks:
+    hook.remove()
 B, T_x, T_y = x.shape[0], x.shape[1], y.shape[2] // 2 * 2
 for name, t in [("x", x), ("y", y), ("x_m", x_m), ("x_logs", x_logs), ("x_mask", x_mask),
                 ("logw", logw), ("z", z), ("logdet", logdet), ("z_mask", z_mask),
@@ -119,11 +135,65 @@ for name, t in [("x", x), ("y", y), ("x_m", x_m), ("x_logs", x_logs), ("x_mask",
 # %%
 assert x_m.shape == x_logs.shape == (B, 80, T_x) and x_mask.shape == (B, 1, T_x)
 assert logw.shape == logw_.shape == (B, 1, T_x)
-assert z.shape == z_m.shape == z_logs.shape == (B, 80, T_y) and z_mask.shape == (B, 1, T_y)
+assert z.shape == z_m.shape == z_logs.shape == (B, 80, T_y)
+assert z_mask.shape == (B, 1, T_y)
 assert logdet.shape == (B,) and attn.shape == (B, 1, T_x, T_y)
-assert torch.all(x_logs == 0)                                        # mean_only: sigma = 1
-assert torch.allclose(z_m, x_m @ attn.squeeze(1), atol=1e-6)        # prior expanded along attn
-assert torch.equal(attn.sum(dim=(1, 2, 3)), z_mask.sum(dim=(1, 2)))  # every frame has one token
+assert torch.all(x_logs == 0)  # mean_only: sigma = 1
+assert torch.allclose(z_m, x_m @ attn.squeeze(1), atol=1e-6)  # prior expanded along attn
+# every frame has one token
+assert torch.equal(attn.sum(dim=(1, 2, 3)), z_mask.sum(dim=(1, 2)))
+
+# %% [markdown]
+# The same forward pass, as the hooks recorded it: each part of the model with the shape
+# of the tensor it received and the one it returned (a forward hook on every submodule up
+# to two levels deep; the alignment in the middle is `monotonic_align.maximum_path`, a
+# function, so its shape comes from the returned `attn`). The encoder's parts run inside
+# `encoder`, so they finish before it.
+
+# %%
+for name, kind, shape_in, shape_out in records:
+    print(f"{name:18} {kind:18} {str(shape_in):16} -> {shape_out}")
+by_name = {name: (shape_in, shape_out) for name, _, shape_in, shape_out in records}
+assert by_name["encoder.emb"] == ((B, T_x), (B, T_x, hps.model.hidden_channels))
+assert by_name["encoder.proj_m"][1] == (B, 80, T_x)
+assert by_name["encoder.proj_w"][1] == (B, 1, T_x)
+assert by_name["decoder"] == ((B, 80, T_y), (B, 80, T_y))  # a flow keeps the shape
+assert [name for name, *_ in records][-1] == "decoder"
+
+# %% tags=["plot"]
+figures.model_shapes(records, attn_shape=tuple(attn.shape))
+
+# %% [markdown]
+# ## Relative positions: attention that sees only the offset
+#
+# Each of the encoder's attention layers adds to the score of query $i$ and key $j$ a term
+# that depends on the *offset* $j - i$ alone: $r_{j-i} = q_i \cdot e_{j-i} / \sqrt{d}$,
+# with one learned vector $e_d$ (`emb_rel_k`, shared by the heads) for each offset
+# $|d| \le$ `window_size`, and nothing for keys farther away. To see that in the layer's
+# behaviour, feed it a sequence where every position holds the *same* vector. Then the
+# content part of every score is equal, and the attention weights can differ only through
+# $r$: the log-weight of key $i+d$ minus that of key $i$ must be $r_d - r_0$, the same for
+# every query $i$, and the same constant $-r_0$ for every key outside the window.
+
+# %%
+layer = model.encoder.encoder.attn_layers[0].eval()
+w, T, d_head = layer.window_size, 14, layer.k_channels
+# [1, C, T]
+same = torch.randn(1, hps.model.hidden_channels, 1).expand(-1, -1, T).contiguous()
+with torch.no_grad():
+    layer(same, same, attn_mask=torch.ones(1, 1, T, T))
+    q = layer.conv_q(same)[0, :, 0].view(layer.n_heads, d_head)        # [heads, d_head]
+    expected = (q @ layer.emb_rel_k[0].T) / d_head ** 0.5  # [heads, 2w+1]: r_d
+log_p = layer.attn[0].log()                                               # [heads, T, T]
+# log p[i, j] - log p[i, i]
+relative = log_p - log_p.diagonal(dim1=1, dim2=2).unsqueeze(2)
+for d in range(-(T - 1), T):
+    queries = range(max(0, -d), min(T, T - d))
+    values = torch.stack([relative[:, i, i + d] for i in queries], dim=1)  # [heads, n]
+    r_d = expected[:, d + w] if abs(d) <= w else torch.zeros(layer.n_heads)
+    assert torch.allclose(values, (r_d - expected[:, w]).unsqueeze(1), atol=1e-5), d
+print(f"window {w}: r_d - r_0 for d = -{w}..{w}, head 0:",
+      [round(v, 3) for v in (expected[0] - expected[0, w]).tolist()])
 
 # %% [markdown]
 # ## Why a flow: exact inverse, known log-determinant
@@ -179,7 +249,8 @@ small.eval()
 y_small = torch.randn(1, 4, 6, dtype=torch.float64)
 small = small.double()
 mask_small = torch.ones(1, 1, 6, dtype=torch.float64)
-jac = torch.autograd.functional.jacobian(lambda v: small(v, mask_small)[0], y_small)  # [1,4,6,1,4,6]
+# [1,4,6,1,4,6]
+jac = torch.autograd.functional.jacobian(lambda v: small(v, mask_small)[0], y_small)
 sign, logabsdet = torch.linalg.slogdet(jac.reshape(24, 24))
 with torch.no_grad():
     _, logdet_small = small(y_small, mask_small)                              # [1]
@@ -191,7 +262,7 @@ assert torch.allclose(logabsdet, logdet_small[0], atol=1e-6)
 
 # %%
 actnorm, invconv = small.flows[0], small.flows[1]
-x8 = torch.randn(1, 8, 3, dtype=torch.float64)                # after squeeze: 8 channels, 3 frames
+x8 = torch.randn(1, 8, 3, dtype=torch.float64)  # after squeeze: 8 channels, 3 frames
 _, ld_act = actnorm(x8)
 _, ld_inv = invconv(x8)
 assert torch.allclose(ld_act, actnorm.logs.sum() * 3)
@@ -211,25 +282,28 @@ for flow in small.flows:
 # With `n_sqz` = 2 the mel length must be even, which is why `forward` trims `T_y`.
 
 # %%
-demo = torch.arange(3 * 8, dtype=torch.float32).reshape(1, 3, 8)   # value = 8 * channel + frame
+# value = 8 * channel + frame
+demo = torch.arange(3 * 8, dtype=torch.float32).reshape(1, 3, 8)
 squeezed, sq_mask = commons.squeeze(demo, None, 2)                 # [1, 6, 4]
 restored, _ = commons.unsqueeze(squeezed, sq_mask, 2)              # [1, 3, 8]
 assert squeezed.shape == (1, 6, 4) and torch.equal(restored, demo)
-assert torch.equal(squeezed[0, :3], demo[0, :, 0::2])             # even frames -> first 3 channels
-assert torch.equal(squeezed[0, 3:], demo[0, :, 1::2])             # odd frames -> last 3 channels
+assert torch.equal(squeezed[0, :3], demo[0, :, 0::2])  # even frames -> first 3 channels
+assert torch.equal(squeezed[0, 3:], demo[0, :, 1::2])  # odd frames -> last 3 channels
 
-# %%
-fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3), gridspec_kw={"width_ratios": [2, 1.2]})
+# %% tags=["plot"]
+fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3),
+                               gridspec_kw={"width_ratios": [2, 1.2]})
 frame_of = (demo[0] % 8)
 ax0.imshow(frame_of, cmap="tab10", vmin=0, vmax=9, aspect="auto")
 ax1.imshow(squeezed[0] % 8, cmap="tab10", vmin=0, vmax=9, aspect="auto")
 for ax, data in [(ax0, demo[0]), (ax1, squeezed[0])]:
-    for (row, col), value in zip(torch.cartesian_prod(torch.arange(data.shape[0]), torch.arange(data.shape[1])).tolist(),
-                                 data.flatten().tolist()):
+    cells = torch.cartesian_prod(torch.arange(data.shape[0]), torch.arange(data.shape[1]))
+    for (row, col), value in zip(cells.tolist(), data.flatten().tolist()):
         ch, fr = divmod(int(value), 8)
         ax.text(col, row, f"c{ch}\nf{fr}", ha="center", va="center", fontsize=7)
-ax0.set(title="squeeze 전: [1, 3, 8] (채널 × 프레임)", xlabel="프레임", ylabel="채널", yticks=range(3))
-ax1.set(title="squeeze 후: [1, 6, 4]", xlabel="새 프레임", ylabel="새 채널")
+ax0.set(title="before squeeze: [1, 3, 8] (channel x frame)", xlabel="frame",
+        ylabel="channel", yticks=range(3))
+ax1.set(title="after squeeze: [1, 6, 4]", xlabel="new frame", ylabel="new channel")
 plt.tight_layout()
 plt.show()
 
@@ -243,9 +317,12 @@ plt.show()
 # (`p_dropout` 0.1 in the encoder, 0.5 in the prenet, `p_dropout_dec` in the flow): in
 # training mode it zeroes random activations and scales the rest by $1/(1-p)$; in
 # evaluation mode it does nothing. (There is no batch norm here, the other common such
-# layer; `LayerNorm` behaves the same in both modes.) Each dropout layer here is a
-# `modules.Dropout`, an `nn.Dropout` that draws masks of the same distribution from
-# fewer random numbers on the CPU (see the "What changed" chapter); it reads the same flag.
+# layer; `LayerNorm` behaves the same in both modes.) The model code uses plain
+# `nn.Dropout`, as the original does. `glow_tts.fast.enable(model)`, which
+# `models.build_model` calls when the config says `train.fast`, swaps each for a
+# `fast.dropout.GeometricDropout`: an `nn.Dropout` that draws masks of the same
+# distribution from fewer random numbers on the CPU (see the "What changed" chapter). It
+# reads the same flag.
 #
 # The notes (§1.2.4.3) say exactly this much: that `train()` comes from the
 # `torch.nn` base class. What it does *not* do is equally worth knowing: `eval()` does not
@@ -259,10 +336,14 @@ assert model.training and all(m.training for m in model.modules())
 dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
 print(len(dropouts), "dropout layers, p =", sorted({m.p for m in dropouts}))
 assert any(m.p > 0 for m in dropouts)
-assert all(isinstance(m, modules.Dropout) for m in dropouts)
+assert all(type(m) is nn.Dropout for m in dropouts)          # the original's layers
+fast.enable(model)                                            # what build_model does
+swapped = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+assert all(type(m) is GeometricDropout for m in swapped)
+assert [m.p for m in swapped] == [m.p for m in dropouts] and model.training
 
 # %% [markdown]
-# How `modules.Dropout` draws its mask: in a row of independent coins that land "drop"
+# How `GeometricDropout` draws its mask: in a row of independent coins that land "drop"
 # with probability $p$, the distance from one drop to the next is a geometric count with
 # mean $1/p$. Drawing those distances directly takes one random number per *dropped*
 # element instead of one per element, 20 times fewer at $p = 0.05$. The result is
@@ -271,11 +352,12 @@ assert all(isinstance(m, modules.Dropout) for m in dropouts)
 # %%
 torch.manual_seed(0)
 ones = torch.ones(400_000)
-dropped_out = modules.Dropout(0.05).train()(ones)
+dropped_out = GeometricDropout(0.05).train()(ones)
 drops = torch.nonzero(dropped_out == 0).flatten()      # positions of the zeros
 rate, mean_gap = len(drops) / len(ones), torch.diff(drops).double().mean().item()
 print(f"dropped {rate:.4f} of the elements; mean distance between drops {mean_gap:.2f}")
-assert abs(rate - 0.05) < 6 * (0.05 * 0.95 / len(ones)) ** 0.5   # within 6 standard deviations
+# within 6 standard deviations
+assert abs(rate - 0.05) < 6 * (0.05 * 0.95 / len(ones)) ** 0.5
 assert abs(mean_gap - 1 / 0.05) < 0.5
 assert torch.all(dropped_out[dropped_out != 0] == torch.tensor(1 / 0.95))
 
@@ -287,7 +369,7 @@ def encoder_means(model):
 
 torch.manual_seed(1)
 first, second = encoder_means(model), encoder_means(model)
-assert not torch.allclose(first, second)           # train mode: dropout differs call to call
+assert not torch.allclose(first, second)  # train mode: dropout differs call to call
 
 model.eval()
 assert not model.training and not any(m.training for m in model.modules())

@@ -34,11 +34,12 @@ import itertools
 import math
 import tempfile
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
+import torch.nn.functional as F
 from torch.distributions import Normal
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 from glow_tts import commons
 from glow_tts.corpus.build import build_corpus
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
@@ -70,9 +71,11 @@ print(true_path[0].int())
 
 # %%
 assert true_path.shape == (1, t_x, t_y)
-assert torch.equal(true_path.sum(dim=2), durations.float())       # row sums: the durations
-assert torch.equal(true_path.sum(dim=1), torch.ones(1, t_y))      # each frame: exactly one token
-assert true_path[0, 0, :3].sum() == 3 and true_path[0, 1, 3] == 1  # token 0 owns frames 0-2, token 1 frame 3
+assert torch.equal(true_path.sum(dim=2), durations.float())  # row sums: the durations
+# each frame: exactly one token
+assert torch.equal(true_path.sum(dim=1), torch.ones(1, t_y))
+# token 0 owns frames 0-2, token 1 frame 3
+assert true_path[0, 0, :3].sum() == 3 and true_path[0, 1, 3] == 1
 
 # %% [markdown]
 # ## The log-likelihood matrix
@@ -92,7 +95,8 @@ x_logs = torch.zeros(1, channels, t_x)                   # [b, c, t_x] log sigma
 z = x_m @ true_path + 0.5 * torch.randn(1, channels, t_y)   # [b, c, t_y] frames
 logp = gaussian_log_likelihood_matrix(z, x_m, x_logs)    # [b, t_x, t_y]
 
-direct = Normal(x_m[0].T.unsqueeze(1), x_logs[0].T.exp().unsqueeze(1)).log_prob(z[0].T.unsqueeze(0)).sum(-1)
+prior = Normal(x_m[0].T.unsqueeze(1), x_logs[0].T.exp().unsqueeze(1))   # [t_x, 1, c]
+direct = prior.log_prob(z[0].T.unsqueeze(0)).sum(-1)                   # [t_x, t_y]
 assert logp.shape == (1, t_x, t_y)
 assert torch.allclose(logp[0], direct, atol=1e-4)        # [t_x, t_y] pair by pair
 
@@ -139,19 +143,63 @@ assert count == math.comb(t_y - 1, t_x - 1) == 1001
 assert abs(score(found) - best) < 1e-4
 
 # %% [markdown]
+# ## The table and its back-pointers
+#
+# The dynamic programme itself, written out for the toy utterance: `Q[i, j]` is the best
+# score of a path that ends with frame $j$ on token $i$, and `came_from[i, j]` records which
+# of the two moves won (1: token $i$ started at this frame, coming from $(i-1, j-1)$;
+# 0: token $i$ went on, from $(i, j-1)$). Cells a complete path cannot pass through (a
+# token before its frame could start, or too late for the remaining tokens to get one
+# frame each) stay at $-\infty$. Reading `came_from` back from the last cell must give
+# exactly the path the real `maximum_path` returned, and the last cell's score must be the
+# best path's score.
+
+# %%
+lp = logp[0].double()                                     # [t_x, t_y]
+Q = torch.full((t_x, t_y), -math.inf, dtype=torch.float64)
+came_from = torch.zeros(t_x, t_y, dtype=torch.long)       # 1: advance, 0: stay
+for j in range(t_y):
+    for i in range(max(0, t_x - (t_y - j)), min(t_x - 1, j) + 1):
+        if j == 0:
+            Q[i, j] = lp[i, j]                            # only (0, 0) starts a path
+            continue
+        stay, advance = Q[i, j - 1], Q[i - 1, j - 1] if i > 0 else -math.inf
+        came_from[i, j] = int(advance > stay)            # ties stay, as the original does
+        Q[i, j] = max(stay, advance) + lp[i, j]
+traced, i = torch.zeros(t_x, t_y), t_x - 1
+for j in range(t_y - 1, -1, -1):
+    traced[i, j] = 1
+    if j > 0 and came_from[i, j] == 1:
+        i -= 1
+print("Q[t_x-1, t_y-1] =", round(float(Q[-1, -1]), 3),
+      "| best path score", round(best, 3))
+
+# %%
+assert torch.equal(traced, found[0])                     # back-pointers give MAS's path
+assert abs(float(Q[-1, -1]) - best) < 1e-4  # the last cell holds the best score
+band = sum(min(t_x - 1, j) - max(0, t_x - (t_y - j)) + 1 for j in range(t_y))
+assert int(torch.isinf(Q).sum()) == t_x * t_y - band     # exactly the cells off the band
+
+# %% tags=["plot"]
+figures.mas_table(Q, came_from, found[0])
+
+# %% [markdown]
 # The compiled `maximum_path` and the plain-Python `maximum_path_reference` (a line-by-line
 # transcription of the recursion above) agree on a random batch with different lengths;
 # outside each item's lengths the path is zero.
 
 # %%
 x_len, y_len = torch.tensor([7, 4, 6]), torch.tensor([20, 9, 6])
-batch_mask = (commons.sequence_mask(x_len).unsqueeze(2) * commons.sequence_mask(y_len).unsqueeze(1)).float()  # [3, 7, 20]
+# [3, 7, 20]
+batch_mask = (commons.sequence_mask(x_len).unsqueeze(2)
+              * commons.sequence_mask(y_len).unsqueeze(1)).float()
 values = torch.randn(3, 7, 20) * batch_mask
 fast, slow = maximum_path(values, batch_mask), maximum_path_reference(values, batch_mask)
 assert torch.equal(fast, slow)
-assert torch.equal(fast * batch_mask, fast)                       # nothing outside the lengths
-assert torch.equal(fast.sum(dim=(1, 2)), y_len.float())           # one token per valid frame
-assert torch.equal(fast[2], torch.eye(7, 20) * batch_mask[2])     # t_y == t_x: one frame each
+assert torch.equal(fast * batch_mask, fast)  # nothing outside the lengths
+assert torch.equal(fast.sum(dim=(1, 2)), y_len.float())  # one token per valid frame
+# t_y == t_x: one frame each
+assert torch.equal(fast[2], torch.eye(7, 20) * batch_mask[2])
 
 # %% [markdown]
 # Every token needs at least one frame, so a mel shorter than its text has no monotonic
@@ -172,12 +220,13 @@ except ValueError as err:
 # The log-likelihood matrix of the toy utterance (bright: likely) with the path MAS chose.
 # The path runs through the bright cells, moving down one token at a time.
 
-# %%
+# %% tags=["plot"]
 fig, ax = plt.subplots(figsize=(7, 2.8))
 im = ax.imshow(logp[0], aspect="auto", cmap="viridis", origin="lower")
 ys, xs = torch.nonzero(found[0], as_tuple=True)
-ax.plot(xs, ys, "w.-", lw=1.5, ms=8, label="MAS 경로 (path)")
-ax.set(xlabel="멜 프레임 j", ylabel="토큰 i", title="로그 우도 행렬 logp[i, j] 와 단조 정렬")
+ax.plot(xs, ys, "w.-", lw=1.5, ms=8, label="MAS path")
+ax.set(xlabel="mel frame j", ylabel="token i",
+       title="log-likelihood matrix logp[i, j] and the monotonic alignment")
 ax.legend(loc="upper left", fontsize=8)
 fig.colorbar(im, ax=ax, label=r"$\log\,\mathcal{N}(z_j;\ \mu_i, \sigma_i)$")
 plt.tight_layout()
@@ -196,12 +245,13 @@ plt.show()
 # over the batch: **nats per mel value**. We check it against `Normal.log_prob`:
 
 # %%
-z_m = x_m @ found                                        # [1, c, t_y] prior along the path
+z_m = x_m @ found  # [1, c, t_y] prior along the path
 z_logs = x_logs @ found
 z_mask = torch.ones(1, 1, t_y)
-logdet = torch.tensor([3.0])                             # [b] pretend the flow contributes 3 nats
+logdet = torch.tensor([3.0])  # [b] pretend the flow contributes 3 nats
 loss = commons.mle_loss(z, z_m, z_logs, logdet, z_mask)
-expected = -(Normal(z_m, z_logs.exp()).log_prob(z).sum() + logdet.sum()) / (channels * t_y)
+log_likelihood = Normal(z_m, z_logs.exp()).log_prob(z).sum() + logdet.sum()
+expected = -log_likelihood / (channels * t_y)
 print(float(loss), float(expected))
 assert torch.allclose(loss, expected, atol=1e-5)
 
@@ -218,8 +268,9 @@ big_z = torch.randn(1, 80, 4000)
 zeros = torch.zeros_like(big_z)
 baseline = commons.mle_loss(big_z, zeros, zeros, torch.zeros(1), torch.ones(1, 1, 4000))
 assert abs(float(baseline) - 0.5 * math.log(2 * math.pi * math.e)) < 0.01
-shifted = commons.mle_loss(big_z, zeros, zeros, torch.tensor([80 * 4000 * 2.0]), torch.ones(1, 1, 4000))
-assert abs(float(baseline - shifted) - 2.0) < 1e-4       # +2 nats of logdet per value: 2 lower
+shifted = commons.mle_loss(big_z, zeros, zeros, torch.tensor([80 * 4000 * 2.0]),
+                           torch.ones(1, 1, 4000))
+assert abs(float(baseline - shifted) - 2.0) < 1e-4  # +2 nats of logdet per value: 2 lower
 
 # %% [markdown]
 # Padding does not count: `z`, `z_m` and `z_logs` are zero on padded frames and $N$ counts
@@ -227,9 +278,8 @@ assert abs(float(baseline - shifted) - 2.0) < 1e-4       # +2 nats of logdet per
 
 # %%
 pad = 7
-padded_loss = commons.mle_loss(torch.nn.functional.pad(z, (0, pad)), torch.nn.functional.pad(z_m, (0, pad)),
-                               torch.nn.functional.pad(z_logs, (0, pad)), logdet,
-                               torch.nn.functional.pad(z_mask, (0, pad)))
+padded_loss = commons.mle_loss(F.pad(z, (0, pad)), F.pad(z_m, (0, pad)),
+                               F.pad(z_logs, (0, pad)), logdet, F.pad(z_mask, (0, pad)))
 assert torch.allclose(padded_loss, loss, atol=1e-6)
 
 # %% [markdown]
@@ -268,7 +318,8 @@ model = FlowGenerator(len(symbols), out_channels=80, **hps.model)
     x, x_lengths, y, y_lengths, gen=False)
 l_mle = commons.mle_loss(z, z_m, z_logs, logdet, z_mask)
 l_length = commons.duration_loss(logw, logw_, x_lengths)
-print(f"l_mle {l_mle.item():.3f}  l_length {l_length.item():.3f}")  # untrained: far above 1.42
+# untrained: far above 1.42
+print(f"l_mle {l_mle.item():.3f}  l_length {l_length.item():.3f}")
 
 # %%
 assert torch.allclose(logw_, torch.log(1e-8 + attn.sum(-1)) * x_mask)
@@ -276,5 +327,5 @@ assert torch.isfinite(l_mle) and l_length >= 0
 l_length.backward()
 encoder_grads = [p.grad for p in model.encoder.encoder.parameters()]
 predictor_grads = [p.grad for p in model.encoder.proj_w.parameters()]
-assert all(g is None for g in encoder_grads)                       # nothing reaches the encoder
+assert all(g is None for g in encoder_grads)  # nothing reaches the encoder
 assert any(g is not None and g.abs().sum() > 0 for g in predictor_grads)

@@ -31,10 +31,10 @@
 # %%
 import math
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler, TensorDataset
+from torch.utils.data import (DataLoader, DistributedSampler, RandomSampler,
+                              SequentialSampler, TensorDataset)
 
 from glow_tts.hparams import get_hparams_from_file
 from glow_tts.models import FlowGenerator
@@ -68,10 +68,16 @@ rank1_model = build_generator(hps.train.seed)   # what rank 1 builds, in its own
 other_seed = build_generator(hps.train.seed + 1)
 
 # %%
-same = all(torch.equal(a, b) for a, b in zip(rank0_model.state_dict().values(), rank1_model.state_dict().values()))
-differs = any(not torch.equal(a, b) for a, b in zip(rank0_model.state_dict().values(), other_seed.state_dict().values()))
+def weights(model):
+    return list(model.state_dict().values())
+
+
+same = all(torch.equal(a, b) for a, b in zip(weights(rank0_model), weights(rank1_model)))
+differs = any(not torch.equal(a, b)
+              for a, b in zip(weights(rank0_model), weights(other_seed)))
 assert same and differs
-print("same seed -> identical weights:", same, "| other seed -> different weights:", differs)
+print("same seed -> identical weights:", same,
+      "| other seed -> different weights:", differs)
 
 # %% [markdown]
 # ## Plain samplers: one process sees everything
@@ -106,7 +112,7 @@ print(raised)
 assert raised is not None and "mutually exclusive" in raised
 
 # %% [markdown]
-# ## `DistributedSampler`: disjoint shards of equal size
+# ## `DistributedSampler`: shards of equal size, disjoint when $W$ divides $N$
 #
 # With `num_replicas` ranks, each rank keeps every `num_replicas`-th index of one shared
 # permutation, starting at its own rank. No process group is needed to build it when both
@@ -115,14 +121,17 @@ assert raised is not None and "mutually exclusive" in raised
 # If $N$ is not a multiple of the world size $W$, the sampler repeats the first indices
 # of the permutation until the total is $W \cdot \lceil N / W \rceil$: every rank gets
 # the same number of samples, so no rank waits forever in a collective at the end of an
-# epoch.
+# epoch. The repeated indices land on other ranks, so then two ranks train on the same
+# utterance in that epoch: the shards overlap.
 
 # %%
-def shards(n_items: int, world_size: int, epoch: int, shuffle: bool = True) -> list[list[int]]:
+def shards(n_items: int, world_size: int, epoch: int,
+           shuffle: bool = True) -> list[list[int]]:
     dataset = TensorDataset(torch.arange(n_items))
     per_rank = []
     for rank in range(world_size):
-        s = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=0)
+        s = DistributedSampler(dataset, num_replicas=world_size, rank=rank,
+                               shuffle=shuffle, seed=0)
         s.set_epoch(epoch)
         per_rank.append(list(s))
     return per_rank
@@ -136,6 +145,7 @@ uneven = shards(10, world_size=3, epoch=0)                # 10 items, 3 ranks
 assert [len(part) for part in uneven] == [4, 4, 4]        # ceil(10 / 3) = 4 each
 flat = sum(uneven, [])
 assert len(flat) == 12 and set(flat) == set(range(10))   # two indices appear twice
+assert any(set(uneven[a]) & set(uneven[b]) for a in range(3) for b in range(a + 1, 3))
 print("10 items on 3 ranks:", uneven)
 
 # %% [markdown]
@@ -158,7 +168,7 @@ assert list(forgetful) == list(forgetful) == shards(12, 3, epoch=0)[0]
 # The figure shows which rank owns each of twelve utterances in three epochs; a row is an
 # epoch, a colour a rank.
 
-# %%
+# %% tags=["plot"]
 fig, axes = plt.subplots(1, 3, figsize=(10, 2.6), sharey=True)
 for epoch, ax in enumerate(axes):
     owner = torch.full((12,), -1)
@@ -167,7 +177,7 @@ for epoch, ax in enumerate(axes):
     ax.imshow(owner[None, :].numpy(), cmap="Set2", vmin=0, vmax=7, aspect="auto")
     for i, r in enumerate(owner.tolist()):
         ax.text(i, 0, f"r{r}", ha="center", va="center", fontsize=8)
-    ax.set_title(f"epoch {epoch}: 발화 → rank")
+    ax.set_title(f"epoch {epoch}: utterance -> rank")
     ax.set_xticks(range(12))
     ax.set_yticks([])
     ax.set_xlabel("utterance index")
@@ -237,5 +247,15 @@ assert one_gpu == [750] == [formula(12_000, 1, 16)]
 # which is no batch count at all, and $\lfloor 10 / 3 / 2 \rfloor = 1$ is one short.
 
 # %%
-assert batches_per_epoch(10, world_size=3, batch_size=2) == [2, 2, 2] == [formula(10, 3, 2)] * 3
-assert math.floor(10 / 3 / 2) == 1 != 2
+def notes_rule(n_items: int, world_size: int, batch_size: int) -> int:
+    """The notes' reading: divide the number of utterances by W and by b, round down."""
+    return math.floor(n_items / world_size / batch_size)
+
+
+real = batches_per_epoch(10, world_size=3, batch_size=2)
+print("real loaders:", real, "| exact formula:", formula(10, 3, 2), "| notes' rule:",
+      notes_rule(10, 3, 2))
+assert real == [formula(10, 3, 2)] * 3 == [2, 2, 2]
+assert notes_rule(10, 3, 2) < real[0]  # one batch short: padding ignored
+assert notes_rule(12_000, 6, 196) == six_gpus[0]          # the notes' examples agree
+assert notes_rule(12_000, 1, 16) == one_gpu[0]

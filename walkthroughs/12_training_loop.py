@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # The training loop: one step, the rank-0 bookkeeping, and the gen sample
+# # The training loop: one step, train() and eval(), and the gen sample
 #
 # *Reviews:* `train.py`, `train_and_eval` (the `if rank == 0:` block with the logger,
 # `check_git_hash` and the two `SummaryWriter`s; `generator = DDP(generator)`), `train`
@@ -22,16 +22,17 @@
 #
 # * the four tensors a step receives and what the model returns for them;
 # * what one step does: forward, `mle_loss + duration_loss`, backward, clip, update;
-# * which work only rank 0 does, and what lands on disk: `train.log`, `githash`, and two
-#   TensorBoard logs, read back here with TensorBoard's own reader;
-# * what `.module` is on a `DistributedDataParallel` model, and what `gen=True` returns;
-# * when the generated sample really runs, counted in a real run.
+# * when the generated sample really runs, counted in a real run, and what `gen=True`
+#   returns.
+#
+# What changes with more than one process (rank 0's bookkeeping, `DDP` and `.module`, the
+# gradient all-reduce) is the next page's subject (12, training on several ranks).
 #
 # Everything below drives the real `glow_tts.train.train_and_eval(rank, n_gpus, hps)` on a
 # small slice of the embedded Korean corpus, with a micro version of `configs/tiny.json`
 # (a few seconds on a CPU).
 #
-# covers: T20, T28, T29
+# covers: T28, T29
 
 # %%
 import inspect
@@ -261,109 +262,6 @@ assert all(not c["training"] and c["inference_mode"] for c in sample_calls)
 assert -(-750 // 20) == len(range(0, 750, 20)) == 38                # the notes' epoch, every 20 batches
 
 # %% [markdown]
-# ## Rank 0's bookkeeping
-#
-# Only rank 0 logs. In `train_and_eval`, under `if rank == 0:`, it makes
-#
-# * `logger = utils.get_logger(hps.model_dir)`, which writes `train.log` in the run folder
-#   (and the console), then logs the whole config with `logger.info(hps)`;
-# * `utils.check_git_hash(hps.model_dir)`, which runs `git rev-parse HEAD` in a
-#   subprocess and writes the commit to `githash` (warning when it changed since);
-# * two `SummaryWriter`s: `writer` for training in `model_dir` and `writer_eval` for
-#   validation in `model_dir/eval`. Two folders make two *runs* in TensorBoard, so the
-#   training and validation curves of the same tag (`loss/g/total`) are drawn on one chart.
-#
-# Other ranks pass `None` for the logger and writers; `evaluate` returns at once unless
-# `rank == 0`. In the source:
-
-# %%
-source = inspect.getsource(glow_tts.train.train_and_eval)
-rank0_block = source[source.index("if rank == 0:"):source.index("if world_size > 1:")]
-print(rank0_block)
-assert all(name in rank0_block for name in ("get_logger", "check_git_hash", "SummaryWriter(log_dir=hps.model_dir)",
-                                            'os.path.join(hps.model_dir, "eval")'))
-assert inspect.getsource(glow_tts.train.evaluate).count("if rank != 0:") == 1
-
-# %% [markdown]
-# What the run left on disk: the log, the commit, the checkpoint, and one TensorBoard
-# event file in each of the two folders.
-
-# %%
-with open(os.path.join(hps.model_dir, "train.log"), encoding="utf-8") as f:
-    log = f.read()
-event_files = {folder: [n for n in os.listdir(folder) if n.startswith("events.out.tfevents")]
-               for folder in (hps.model_dir, os.path.join(hps.model_dir, "eval"))}
-print(log.splitlines()[0][:100], "…")
-print(event_files)
-
-# %%
-assert '"batch_size": 4' in log and "Train Epoch: 1 [0/36 (0%)]" in log   # logger.info(hps), then the loop
-assert os.path.isfile(os.path.join(hps.model_dir, "githash"))
-assert all(len(names) == 1 for names in event_files.values())
-assert os.path.isfile(os.path.join(hps.model_dir, "G_12.pth"))
-
-# %% [markdown]
-# TensorBoard's `EventAccumulator` reads the event files as TensorBoard does. The training
-# run holds the original's scalar names, `loss/g/total`, `learning_rate`, `grad_norm`,
-# `loss/g/0` (MLE) and `loss/g/1` (duration), plus two readable aliases of ours
-# (`loss/g/mle`, `loss/g/dur`); the images `y_org`, `y_gen` and `attn`; and the sample's
-# audio (Griffin-Lim). All at the sample steps. The eval run has the loss scalars once per
-# evaluation: at the end of epoch 1 (step 9) and when the run stops (step 12).
-
-# %%
-train_events = EventAccumulator(hps.model_dir).Reload()
-eval_events = EventAccumulator(os.path.join(hps.model_dir, "eval")).Reload()
-tags = train_events.Tags()
-print("train scalars:", tags["scalars"], "| images:", tags["images"], "| audio:", tags["audio"])
-print("eval scalars:", eval_events.Tags()["scalars"])
-
-# %%
-original_scalars = {"loss/g/total", "learning_rate", "grad_norm", "loss/g/0", "loss/g/1"}
-assert original_scalars <= set(tags["scalars"])
-assert set(tags["images"]) == {"y_org", "y_gen", "attn"} and tags["audio"] == ["gen/audio"]
-assert [e.step for e in train_events.Scalars("loss/g/total")] == [1, 5, 9]
-assert [e.step for e in train_events.Images("y_gen")] == [1, 5, 9]        # one image per sample call
-assert {"loss/g/total", "loss/g/0", "loss/g/1"} <= set(eval_events.Tags()["scalars"])
-assert [e.step for e in eval_events.Scalars("loss/g/total")] == [9, 12]
-logged = {e.step: e.value for e in train_events.Scalars("loss/g/0")}
-assert abs(logged[5] - mle_losses[4]) < 1e-5                               # the step's own loss
-
-# %% [markdown]
-# ## `generator.module`: the model inside DDP
-#
-# With several processes the original wraps the model: `generator = DDP(generator)`.
-# `DistributedDataParallel` is itself an `nn.Module` whose forward calls the wrapped
-# model's forward (and, during backward, all-reduces the gradients across ranks). The
-# wrapped model is its attribute `.module`. The sample is taken with
-# `generator.module(...)`: a plain forward of the inner model, outside DDP's gradient
-# synchronisation, on rank 0 only (a DDP forward on one rank alone would leave the others
-# waiting for it). Ours writes `unwrap(generator)`, which also accepts a bare model, since
-# a one-process run has no DDP.
-#
-# A real DDP needs a process group. One process with gloo and a `file://` rendezvous is
-# enough to build one here.
-
-# %%
-model = result["generator"]
-dist.init_process_group("gloo", init_method="file://" + os.path.join(work, "rendezvous"),
-                        world_size=1, rank=0)
-try:
-    wrapped = DDP(model)
-    inner_keys = list(model.state_dict())
-    wrapped_keys = list(wrapped.state_dict())
-    has_store_inverse = hasattr(wrapped, "store_inverse")
-finally:
-    dist.destroy_process_group()
-print(type(wrapped).__name__, "->", type(wrapped.module).__name__, "|", wrapped_keys[0])
-
-# %%
-assert isinstance(wrapped, torch.nn.Module) and wrapped.module is model
-assert unwrap(wrapped) is model and unwrap(model) is model
-assert wrapped_keys == ["module." + k for k in inner_keys]   # why checkpoints save the inner model
-assert not has_store_inverse and hasattr(model, "store_inverse")   # DDP does not forward methods
-assert not dist.is_initialized()
-
-# %% [markdown]
 # ## What `gen=True` returns
 #
 # The same nested tuple as training, with the generated mel in the first slot:
@@ -374,6 +272,7 @@ assert not dist.is_initialized()
 # rounded-up predicted durations (walkthrough 13).
 
 # %%
+model = result["generator"]
 model.eval()
 with torch.inference_mode():
     (y_gen, z_m, z_logs, logdet, z_mask), (x_m, x_logs, x_mask), (attn, logw, logw_) = \

@@ -13,8 +13,15 @@ loudest frame, 50 ms kept) and writes 16-bit PCM under ``out_dir`` with the same
 path. It then writes ``out_dir/filelists/{train,val,test}.txt`` (``path|text``), split by
 a stable hash of the transcript path, and ``out_dir/skipped.txt`` listing what was skipped.
 
-Missing or unreadable audio and malformed transcript lines are collected and reported
-(the rest is still prepared); with ``strict=True`` they are an error instead.
+Missing or unreadable audio, malformed transcript lines and text the frontend cannot read
+(a character with no symbol, or text that cleans to nothing) are collected and reported
+with their line numbers (the rest is still prepared); with ``strict=True`` they are an
+error instead.
+
+The source data is never written to: an ``out_dir`` that is the KSS folder, lies inside it,
+or would place any output file on a source file (through a symbolic link, say) is refused
+before anything is written. (Writing the 22,050 Hz files over the 44.1 kHz originals would
+destroy the only copy of the recordings.)
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import numpy as np
 
 from glow_tts.errors import GlowTTSError
 from glow_tts.audio import float_to_int16
+from glow_tts.text import text_to_sequence
 from glow_tts.corpus.common import SPLITS, split_by_hash, trim_silence, write_filelists, write_wav
 
 TRANSCRIPT_GLOB = "transcript.v.1.*.txt"
@@ -129,6 +137,54 @@ def read_transcript(path: str) -> tuple[list[KssLine], list[str]]:
     return lines, problems
 
 
+def check_text(lines: list[KssLine], transcript: str,
+               text_cleaners=("korean_cleaners",)) -> tuple[list[KssLine], list[str]]:
+    """Split ``lines`` into those the text frontend can read and one problem string per
+    line it cannot (a character without a symbol, or text that cleans to nothing), each
+    naming the transcript and line number, so such lines never reach ``train.txt``."""
+    good: list[KssLine] = []
+    problems: list[str] = []
+    for line in lines:
+        where = f"{transcript}:{line.line_number}"
+        try:
+            ids = text_to_sequence(line.text, list(text_cleaners))
+        except ValueError as e:  # UnknownSymbolError names the character and its position
+            problems.append(f"{where}: unreadable text: {e}")
+            continue
+        if not ids:
+            problems.append(f"{where}: the expanded text {line.text!r} has no letters the model "
+                            "can read (it cleans to nothing)")
+            continue
+        good.append(line)
+    return good, problems
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether real path ``path`` is ``folder`` or lies below it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_out_dir(kss_dir: str, transcript: str, root: str, out_dir: str,
+                  sources: list[str], destinations: list[str]) -> None:
+    """Refuse an ``out_dir`` that would write into the source data (see the module
+    docstring). Symbolic links are followed, so a link to the KSS folder is caught too."""
+    out_real = os.path.realpath(out_dir)
+    for folder in {os.path.realpath(kss_dir), os.path.realpath(os.path.dirname(transcript)),
+                   os.path.realpath(root)}:
+        if _inside(out_real, folder):
+            raise KssError(
+                f"--out {out_dir} is, or lies inside, the KSS source folder {folder}; "
+                "prepare-kss would write over or beside the original recordings. "
+                "Choose an output folder outside it, e.g. --out data/kss22k")
+    source_files = {os.path.realpath(s) for s in sources if os.path.exists(s)}
+    source_files.add(os.path.realpath(transcript))
+    for destination in destinations:
+        if os.path.realpath(destination) in source_files:
+            raise KssError(
+                f"--out {out_dir}: output file {destination} would overwrite the source file "
+                f"{os.path.realpath(destination)}; choose an output folder outside the KSS data")
+
+
 def _audio_root(transcript: str, lines: list[KssLine]) -> str:
     """The folder the transcript's paths are relative to: the transcript's own folder,
     or its ``kss/`` subfolder (the layout of some KSS downloads), whichever holds more of
@@ -188,11 +244,19 @@ def prepare_kss(
     """
     from tqdm import tqdm
 
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    elif isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise KssError(f"--jobs {jobs}: the number of worker processes must be at least 1 "
+                       "(leave it out to use every core)")
     transcript = find_transcript(kss_dir)
     lines, problems = read_transcript(transcript)
+    lines, text_problems = check_text(lines, transcript)
+    problems += text_problems
     n_malformed = len(problems)
     if strict and problems:
-        raise KssError(f"{len(problems)} malformed transcript line(s):\n" + "\n".join(problems))
+        raise KssError(f"{len(problems)} malformed or unreadable transcript line(s):\n"
+                       + "\n".join(problems))
     if not lines:
         raise KssError(f"{transcript} has no usable lines" + ("\n" + "\n".join(problems) if problems else ""))
     root = _audio_root(transcript, lines)
@@ -201,9 +265,10 @@ def prepare_kss(
         (os.path.join(root, line.relative_path), os.path.join(out_dir, line.relative_path), sampling_rate)
         for line in lines
     ]
-    jobs = jobs or os.cpu_count() or 1
-    if jobs < 1:
-        raise KssError(f"--jobs must be at least 1, got {jobs}")
+    check_out_dir(kss_dir, transcript, root, out_dir, [t[0] for t in tasks],
+                  [t[1] for t in tasks]
+                  + [os.path.join(out_dir, "filelists", f"{split}.txt") for split in SPLITS]
+                  + [os.path.join(out_dir, SKIPPED_NAME)])
     bar = tqdm(total=len(tasks), desc="prepare-kss", unit="wav", disable=not progress)
     results = []
     if jobs == 1:

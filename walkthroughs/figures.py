@@ -1,0 +1,195 @@
+"""Drawing helpers for the walkthroughs: each function draws one figure from data that
+the walkthrough computed, so the page's cell shows what is drawn, not how.
+
+Not a walkthrough (the harness collects only ``NN_slug.py``); the walkthroughs import it
+as ``figures`` (their working directory is ``walkthroughs/``). Labels are English.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+
+def _box(ax, x, y, w, h, text, color="#dbe8f5", fontsize=8):
+    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", fc=color,
+                                ec="0.3", lw=0.8))
+    ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize)
+
+
+def _arrow(ax, start, end, color="0.3", style="-|>", lw=0.8, rad=0.0):
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=9,
+                                 color=color, lw=lw, connectionstyle=f"arc3,rad={rad}"))
+
+
+def rank_layout(reports: list[dict], endpoint: str):
+    """Nodes, global and local ranks and the rendezvous of a torchrun job.
+
+    ``reports``: one dict per process as ``glow_tts.distributed.probe`` writes it, with
+    ``env`` holding torchrun's ``RANK``, ``LOCAL_RANK``, ``GROUP_RANK``; ``endpoint`` is
+    the ``--rdzv-endpoint``.
+    """
+    nodes: dict[int, list[dict]] = {}
+    for r in reports:
+        nodes.setdefault(int(r["env"]["GROUP_RANK"]), []).append(r)
+    per_node = max(len(v) for v in nodes.values())
+    width = 2.6 * per_node + 0.6
+    fig, ax = plt.subplots(figsize=(2.9 * len(nodes) * per_node / 2 + 1.5, 3.4))
+    _box(ax, len(nodes) * width / 2 - 1.6, 3.1, 3.2, 0.6,
+         f"rendezvous (c10d store)\n{endpoint}", color="#f7e3c4")
+    for n, (node, members) in enumerate(sorted(nodes.items())):
+        x0 = n * width
+        ax.add_patch(FancyBboxPatch((x0 + 0.1, 0.1), width - 0.3, 2.3,
+                                    boxstyle="round,pad=0.02", fc="0.96", ec="0.5"))
+        ax.text(x0 + 0.25, 2.2, f"node {node} (GROUP_RANK={node})", fontsize=8, va="top")
+        for k, r in enumerate(sorted(members, key=lambda r: int(r["env"]["LOCAL_RANK"]))):
+            x = x0 + 0.3 + k * 2.6
+            _box(ax, x, 0.35, 2.3, 1.3,
+                 f"global rank {r['env']['RANK']}\nlocal rank {r['env']['LOCAL_RANK']}\n"
+                 f"pid {r['pid']}")
+            _arrow(ax, (x + 1.15, 1.7), (len(nodes) * width / 2, 3.05), color="#b07020",
+                   style="<|-|>")
+    ax.text(len(nodes) * width / 2, -0.2,
+            f"world size {len(reports)} = {len(nodes)} nodes x {per_node} processes;  "
+            "global rank = GROUP_RANK x processes per node + LOCAL_RANK",
+            ha="center", va="top", fontsize=8)
+    ax.set(xlim=(-0.1, len(nodes) * width), ylim=(-0.5, 3.9))
+    ax.axis("off")
+    plt.tight_layout()
+    plt.show()
+    return fig
+
+
+def epoch_grid(grid, title: str):
+    """Epochs (rows) by samples (columns) of a shuffled loader; a cell's colour is the
+    batch the sample landed in, grey (NaN) where ``drop_last`` left it out."""
+    fig, ax = plt.subplots(figsize=(9, 2.4))
+    ax.set_facecolor("0.8")
+    ax.imshow(grid, aspect="auto", cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+    ax.set(xlabel="sample index (dataset[i])", ylabel="epoch",
+           yticks=range(grid.shape[0]), title=title)
+    ax.title.set_fontsize(9)
+    plt.tight_layout()
+    plt.show()
+    return fig
+
+
+def load_compute_timeline(loads, computes):
+    """A timeline of DataLoader workers loading items and the main loop computing.
+
+    ``loads``: ``(worker id, start, end)`` per item; ``computes``: ``(start, end)`` per
+    step; all in seconds of one clock (``time.monotonic``).
+    """
+    t0 = min([a for _, a, _ in loads] + [c for c, _ in computes])
+    workers = sorted({w for w, _, _ in loads})
+    fig, ax = plt.subplots(figsize=(9, 1.1 + 0.45 * (len(workers) + 1)))
+    for w, a, b in loads:
+        ax.barh(1 + workers.index(w), b - a, left=a - t0, height=0.6, color="#4c8cc4",
+                edgecolor="white", lw=0.5)
+    for c, d in computes:
+        ax.barh(0, d - c, left=c - t0, height=0.6, color="#d9822b", edgecolor="white",
+                lw=0.5)
+    ax.set_yticks(range(len(workers) + 1),
+                  ["main: compute"] + [f"worker {w}: __getitem__" for w in workers])
+    ax.set(xlabel="seconds since the first event",
+           title="DataLoader workers load the next batches while the loop computes")
+    ax.title.set_fontsize(9)
+    plt.tight_layout()
+    plt.show()
+    return fig
+
+
+def model_shapes(records, attn_shape):
+    """FlowGenerator's parts with the shapes a forward hook recorded on a real forward.
+
+    ``records``: ``(module path, class name, input shape, output shape)``; the text side
+    (``encoder.*``) is drawn on the left, the mel side (``decoder``) on the right, and the
+    alignment (``attn_shape``) between them.
+    """
+    parts = {name: (kind, shape_in, shape_out)
+             for name, kind, shape_in, shape_out in records}
+    text_side = [n for n, *_ in records if n.startswith("encoder.")]
+    order = {"encoder.emb": 0, "encoder.pre": 1, "encoder.encoder": 2,
+             "encoder.proj_m": 3, "encoder.proj_w": 4}
+    text_side.sort(key=lambda n: order.get(n, 9))
+    fig, ax = plt.subplots(figsize=(9.5, 5.2))
+    height, gap = 0.62, 0.9
+    top = len(text_side) * gap + 0.2
+
+    def label(name):
+        kind, shape_in, shape_out = parts[name]
+        return f"{name} ({kind})\n{list(shape_in)} -> {list(shape_out)}"
+
+    kind, x_in, _ = parts[text_side[0]]
+    _box(ax, 0.2, top, 3.6, 0.45, f"x: token ids {list(x_in)}", color="#eeeeee")
+    previous = (2.0, top)
+    for k, name in enumerate(text_side):
+        y = top - (k + 1) * gap
+        _box(ax, 0.2, y, 3.6, height, label(name))
+        if name == "encoder.proj_w":  # reads the encoder's output, as proj_m does
+            _arrow(ax, (0.2, encoder_y + height / 2), (0.2, y + height / 2), rad=0.4)
+        else:
+            _arrow(ax, previous, (2.0, y + height))
+            previous = (2.0, y)
+        if name == "encoder.encoder":
+            encoder_y = y
+    decoder_kind, y_in, z_out = parts["decoder"]
+    _box(ax, 6.2, top, 3.6, 0.45, f"y: log-mel {list(y_in)}", color="#eeeeee")
+    _box(ax, 6.2, top - 2 * gap, 3.6, height + 0.2,
+         f"decoder ({decoder_kind})\nflow: ActNorm, InvConvNear, coupling\n"
+         f"{list(y_in)} -> z {list(z_out)}", color="#e3f0dc")
+    _arrow(ax, (8.0, top), (8.0, top - 2 * gap + height + 0.2))
+    mas_y = top - 4 * gap
+    _box(ax, 4.05, mas_y, 1.9, height + 0.25,
+         f"MAS\nmaximum_path\nattn {list(attn_shape)}", color="#f7e3c4", fontsize=7)
+    proj_m_y = top - (text_side.index("encoder.proj_m") + 1) * gap
+    _arrow(ax, (3.8, proj_m_y + height / 2), (4.05, mas_y + height))
+    _arrow(ax, (8.0, top - 2 * gap), (5.95, mas_y + height))
+    ax.text(5.0, mas_y - 0.15, "prior means x_m and z meet in the alignment;\n"
+            "durations from attn train proj_w", ha="center", va="top", fontsize=7)
+    ax.set(xlim=(-0.6, 10), ylim=(mas_y - 1.0, top + 0.6))
+    ax.axis("off")
+    ax.set_title("FlowGenerator.forward(x, x_lengths, y, y_lengths): "
+                 "shapes recorded by hooks", fontsize=9)
+    plt.tight_layout()
+    plt.show()
+    return fig
+
+
+def mas_table(Q, came_from, path):
+    """The MAS table ``Q`` [t_x, t_y] (−inf where no complete path passes), each cell's
+    back-pointer (``came_from``: 1 from (i-1, j-1), 0 from (i, j-1)) and the chosen
+    path."""
+    import math
+
+    t_x, t_y = Q.shape
+    finite = Q[~Q.isinf()]
+    shown = Q.clone()
+    shown[Q.isinf()] = float("nan")
+    fig, ax = plt.subplots(figsize=(min(12, 0.62 * t_y + 1.8), 0.62 * t_x + 1.4))
+    ax.set_facecolor("0.85")
+    im = ax.imshow(shown, origin="lower", cmap="viridis", aspect="auto",
+                   vmin=float(finite.min()), vmax=float(finite.max()))
+    for i in range(t_x):
+        for j in range(t_y):
+            if math.isinf(float(Q[i, j])):
+                continue
+            on_path = bool(path[i, j])
+            ax.text(j, i + 0.18, f"{float(Q[i, j]):.0f}", ha="center", va="center",
+                    fontsize=6.5, color="white" if not on_path else "black",
+                    fontweight="bold" if on_path else "normal")
+            if j > 0:
+                di = 1 if int(came_from[i, j]) == 1 else 0
+                _arrow(ax, (j - 0.15, i - 0.2), (j - 0.75, i - 0.2 - 0.6 * di),
+                       color="#ff5555" if on_path else "0.9", lw=1.2 if on_path else 0.6)
+            if on_path:
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
+                                           ec="#ff5555", lw=1.5))
+    ax.set(xlabel="mel frame j", ylabel="token i", xticks=range(t_y), yticks=range(t_x),
+           title="MAS table Q[i, j] with back-pointers (arrows); red: the path read back "
+                 "from the last cell; grey cells: unreachable")
+    ax.title.set_fontsize(9)
+    fig.colorbar(im, ax=ax, label="Q[i, j]")
+    plt.tight_layout()
+    plt.show()
+    return fig
