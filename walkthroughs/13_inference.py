@@ -81,7 +81,9 @@ os.makedirs(hps.model_dir)
 run_ddi(hps)
 trained = train_and_eval(0, 1, hps)
 checkpoint = checkpoint_paths(hps.model_dir)[0]
-print(checkpoint, "| last losses (mle, duration):", [round(v, 3) for v in trained["losses"][-1][1:]])
+print(checkpoint, "| last losses (mle, duration):",
+      [round(v, 3) for v in trained["losses"][-1][1:]])
+
 
 # %% [markdown]
 # ## Loading, as the notebook does

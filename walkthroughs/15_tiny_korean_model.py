@@ -39,8 +39,7 @@ import os
 import tempfile
 import time
 
-# noqa: F401  (a Hangul font: figure titles quote Korean sentences)
-import koreanize_matplotlib
+import koreanize_matplotlib  # noqa: F401  (Hangul font: titles quote Korean text)
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
