@@ -68,7 +68,7 @@ torch.set_num_threads(1)
 # > **The notes say** (§1.1) that `FlowGenerator_DDI(models.FlowGenerator)` inherits the
 # > `__init__` of a class imported from `models.py` and hands its arguments to the model,
 # > and that `FlowGenerator_DDI` in `models.py` shows it inheriting from the `torch.nn`
-# > module. **Partly right.** The inheritance is as described: the base class is
+# > module. **Partly right**. The inheritance is as described: the base class is
 # > `models.FlowGenerator`, the constructor passes its arguments through to it, and the
 # > class is an `nn.Module`. But the original defines `FlowGenerator_DDI` in `init.py`
 # > (line 17), not in `models.py`; what `models.py` holds is its base, `FlowGenerator`,

@@ -94,8 +94,9 @@ len(ORIGINAL)
 # the pair (caller, callee) the first time it occurs. For a call into `glow_tts`, the
 # caller is the nearest `glow_tts` frame up the stack, so `generator(x, ...)` shows up as
 # `train` calling `FlowGenerator.forward`, although `nn.Module.__call__` sits in between.
-# A call through a decorator (`torch.distributed`'s logging wrapper) is named after the
-# function it wraps.
+# A call through a decorator's wrapper is named after the function it wraps
+# (`init_process_group` goes through `torch.distributed`'s logging wrapper, and once
+# `torch._dynamo` has been imported, `torch.manual_seed` goes through one too).
 
 # %%
 DRIVING = ("glow_tts.train", "glow_tts.distributed", "glow_tts.checkpoint",
@@ -108,9 +109,11 @@ def module_of(frame):
 
 def name_of(frame):
     code = frame.f_code
-    wrapped = frame.f_locals.get("func") if code.co_name == "wrapper" else None
-    if callable(wrapped):                       # a decorator's wrapper: name the function
-        return f"{wrapped.__module__}.{wrapped.__qualname__}"
+    if code.co_name in ("wrapper", "inner"):     # a decorator's wrapper: name the function
+        for variable in ("func", "fn"):
+            wrapped = frame.f_locals.get(variable)
+            if callable(wrapped) and hasattr(wrapped, "__qualname__"):
+                return f"{wrapped.__module__}.{wrapped.__qualname__}"
     return f"{module_of(frame)}.{code.co_qualname}"
 
 
