@@ -43,13 +43,14 @@ from IPython.display import Audio, display
 
 from glow_tts import modules
 from glow_tts.audio import MelSpectrogram
-from glow_tts.checkpoint import load_checkpoint
+from glow_tts.checkpoint import checkpoint_paths, load_checkpoint
 from glow_tts.corpus import build_corpus
 from glow_tts.hparams import get_hparams_from_file
-from glow_tts.inference import build_model, mel_to_wav, synthesize, text_to_ids
+from glow_tts.inference import mel_to_wav, synthesize, text_to_ids
 from glow_tts.init import run_ddi
+from glow_tts.models import build_model
 from glow_tts.text import sequence_to_text
-from glow_tts.train import checkpoint_paths, train_and_eval
+from glow_tts.train import train_and_eval
 
 torch.set_num_threads(1)
 QUICK = os.environ.get("GLOW_TTS_QUICK") == "1"
@@ -82,11 +83,16 @@ hps.train.use_cuda = False
 hps.model_dir = os.path.join(work, "run")
 os.makedirs(hps.model_dir)
 run_ddi(hps)
-trained = train_and_eval(0, 1, hps)
-checkpoint = checkpoint_paths(hps.model_dir)[0]
-print(checkpoint, "| last losses (mle, duration):",
-      [round(v, 3) for v in trained["losses"][-1][1:]])
+last_losses = {}
 
+
+def keep_last(step, losses, _indices):   # train_and_eval's on_step callback
+    last_losses.update(mle=losses[0], duration=losses[1])
+
+
+trained = train_and_eval(0, 1, hps, on_step=keep_last)
+checkpoint = checkpoint_paths(hps.model_dir)[0]
+print(checkpoint, "| last losses:", {k: round(v, 3) for k, v in last_losses.items()})
 
 # %% [markdown]
 # ## Loading, as the notebook does
@@ -281,7 +287,8 @@ out = synthesize(model, hps, text, noise_scale=0.667)
 mel, wav = out["mel"], out["wav"]                                           # [80, F], [T]
 F, hop = mel.shape[1], hps.data.hop_length
 seconds = wav.numel() / hps.data.sampling_rate
-print(f"{F} frames -> {wav.numel()} samples = {seconds:.2f} s, peak {wav.abs().max():.2f}")
+print(f"{F} frames -> {wav.numel()} samples = {seconds:.2f} s, "
+      f"peak {wav.abs().max():.2f}")
 
 player = Audio(wav.numpy(), rate=hps.data.sampling_rate)
 display(player)

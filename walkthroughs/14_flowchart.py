@@ -109,7 +109,7 @@ def module_of(frame):
 
 def name_of(frame):
     code = frame.f_code
-    if code.co_name in ("wrapper", "inner"):     # a decorator's wrapper: name the function
+    if code.co_name in ("wrapper", "inner"):    # a wrapper: name what it wraps
         for variable in ("func", "fn"):
             wrapped = frame.f_locals.get(variable)
             if callable(wrapped) and hasattr(wrapped, "__qualname__"):
