@@ -230,10 +230,16 @@ print_tree(recorder.calls, "glow_tts.train.main")
 # Each step of the chart is recognised by the function that does it: the table maps a
 # callee (the end of its qualified name) to a step key of the original's list. A step's
 # position in our order is where its first call happened in the record; the caller is
-# noted beside it. Nothing else is fed in.
+# noted beside it. Reading the config and launching happen once, before the ranks start;
+# every other step is one that each rank takes, so it counts only where it happens
+# inside `train_and_eval` (what `train_and_eval` calls, directly or further down). Ours
+# has one step the original lacks: before it writes anything, `main` checks what the run
+# will read (`check_run`: both filelists, every audio header, the checkpoint it would
+# resume from), so a bad input stops it before a process is started.
 
 # %%
 STEP_OF = {  # end of the callee's name -> step key
+    "check_run": "preflight",
     "get_hparams": "config", "load_hparams": "config",
     "spawn_with_free_port": "launch", "multiprocessing.spawn.spawn": "launch",
     "get_logger": "logger", "check_git_hash": "git",
@@ -256,12 +262,29 @@ STEP_OF = {  # end of the callee's name -> step key
 }
 
 
+BEFORE_THE_RANKS = {"config", "launch", "preflight"}
+
+
+def called_under(calls, root):
+    """root and every function it called, directly or further down."""
+    found, todo = {root}, [root]
+    while todo:
+        function = todo.pop()
+        for caller, callee in calls:
+            if caller == function and callee not in found:
+                found.add(callee)
+                todo.append(callee)
+    return found
+
+
 def steps_in(calls):
     """[(step key, caller, callee)] in the order of each step's first call."""
+    in_rank = called_under(calls, "glow_tts.train.train_and_eval")
     found = {}
     for caller, callee in calls:
         for ending, key in STEP_OF.items():
-            if callee.endswith("." + ending) and key not in found:
+            if (callee.endswith("." + ending) and key not in found
+                    and (key in BEFORE_THE_RANKS or caller in in_rank)):
                 found[key] = (short(caller), short(callee))
     return [(key, caller, callee) for key, (caller, callee) in found.items()]
 
@@ -322,7 +345,8 @@ plt.show()
 # Every step of the original happened in our run, except two, for stated reasons:
 # `torch.cuda.set_device` (a GPU call; this run is on the CPU) and the launch through
 # `mp.spawn` (these processes were started `torchrun`-style, so `main` called
-# `train_and_eval` directly).
+# `train_and_eval` directly). The one step of ours with no partner is the check before
+# anything is written, and it comes before the ranks start.
 
 # %%
 original_keys = [key for key, _, _ in ORIGINAL]
@@ -332,7 +356,8 @@ print("not in this run:", [key for key in original_keys if key not in position])
 
 # %%
 assert set(original_keys) - set(our_keys) == {"device", "launch"}
-assert set(our_keys) <= set(original_keys)
+assert set(our_keys) - set(original_keys) == {"preflight"}
+assert position["preflight"] < position["logger"]          # before any rank's first write
 
 # %% [markdown]
 # The batch's steps keep the original's order: gradients zeroed, the forward pass, the
