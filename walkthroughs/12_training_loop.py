@@ -51,7 +51,8 @@ from glow_tts.data_utils import TextMelLoader
 from glow_tts.hparams import get_hparams_from_file
 from glow_tts.models import FlowGenerator
 from glow_tts.text.symbols import symbols
-from glow_tts.train import build_train_loader, train_and_eval, unwrap
+from glow_tts.data_utils import build_train_loader
+from glow_tts.train import train_and_eval, unwrap
 
 torch.set_num_threads(1)
 
@@ -103,7 +104,8 @@ os.makedirs(hps.model_dir)
 
 # %%
 dataset = TextMelLoader(hps.data.training_files, hps.data)
-sampler, train_loader = build_train_loader(hps, dataset, rank=0, world_size=1)
+sampler, train_loader = build_train_loader(dataset, hps.train.batch_size, hps.train.num_workers,
+                                           hps.train.seed, rank=0, world_size=1)
 sampler.set_epoch(1)
 x, x_lengths, y, y_lengths = next(iter(train_loader))
 B = hps.train.batch_size
@@ -188,24 +190,27 @@ def watched_forward(self, x, x_lengths, *args, gen=False, **kwargs):
 
 
 FlowGenerator.forward = watched_forward
+step_losses = []   # on_step: the loop calls it after every update with the step's losses
 try:
-    result = train_and_eval(0, 1, hps)
+    result = train_and_eval(0, 1, hps, on_step=lambda step, l, _: step_losses.append([step, *l]))
 finally:
     FlowGenerator.forward = real_forward
 print("steps:", result["global_step"], "| epochs:", result["epoch"],
       "| forward calls:", len(calls), "| files:", sorted(os.listdir(hps.model_dir)))
 
 # %% [markdown]
-# `train_and_eval` returns what it did: the losses of every step, the global step and the
-# trained model (a convenience of ours, for tests and the demo). Twelve steps:
+# `train_and_eval` returns the global step and the trained model (a convenience of ours,
+# for tests and the demo); the losses of every step came through `on_step`. Twelve steps:
 
 # %%
-steps, mle_losses, duration_losses = zip(*result["losses"])
+steps, mle_losses, duration_losses = zip(*step_losses)
 print([f"{m:.2f}" for m in mle_losses])
 assert list(steps) == list(range(1, 13)) and result["global_step"] == 12 and result["epoch"] == 2
 assert all(torch.isfinite(torch.tensor(v)) for v in mle_losses + duration_losses)
 
 # %% [markdown]
+# <a id="claim-2-1-3-train-and-eval"></a>
+#
 # ## `train()` and `eval()`
 #
 # `train` calls `generator.train()` before its loop; `evaluate` calls
@@ -225,6 +230,8 @@ assert len(calls) == len(train_calls) + len(eval_calls) + len(sample_calls)
 # %% [markdown]
 # ## When the gen sample runs
 #
+# <a id="claim-2-2-2-gen-sample"></a>
+#
 # > **The notes say** (§2.2.2) that the line
 # > `(y_gen, *_), *_ = generator.module(x[:1], x_lengths[:1], gen=True)` runs when
 # > `batch_idx` is 0. **In fact** the original runs it under
@@ -234,7 +241,8 @@ assert len(calls) == len(train_calls) + len(eval_calls) + len(sample_calls)
 # > whole run, `(global_step - 1) % log_interval == 0`, which is the same rule in the
 # > first epoch and does not restart every epoch. And ours runs the sample in
 # > **eval mode under `torch.inference_mode()`**, where the original generated in train
-# > mode (dropout on) with autograd recording.
+# > mode (dropout on) with autograd recording. So: **Partly right**: batch 0 is one of the
+# > batches that run it (on rank 0), not the only one.
 #
 # Our run has 9 batches per epoch, `log_interval = 4` and 12 steps. Step $s$ (counted
 # from 1) is batch $(s - 1) \bmod 9$ of epoch $\lfloor (s - 1) / 9 \rfloor + 1$. The three
