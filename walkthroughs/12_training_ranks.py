@@ -79,7 +79,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 def build():
     torch.manual_seed(0)                                  # the same weights on every rank
-    return torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    return torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(),
+                               torch.nn.Linear(16, 1))
 
 
 def batch(rank, step):
@@ -92,7 +93,8 @@ def loss_of(model, x, y):
 
 
 def worker(rank, world_size, init_method, out_dir):
-    dist.init_process_group("gloo", init_method=init_method, world_size=world_size, rank=rank)
+    dist.init_process_group("gloo", init_method=init_method, world_size=world_size,
+                            rank=rank)
     model = DDP(build())
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     record = {"grads": [], "params": []}
@@ -103,7 +105,7 @@ def worker(rank, world_size, init_method, out_dir):
         optimizer.step()
         record["params"].append([p.detach().clone() for p in model.parameters()])
         if rank == 0 and step == 0:
-            model(torch.zeros(1, 4))                       # rank 0 alone, through the wrapper
+            model(torch.zeros(1, 4))            # rank 0 alone, through the wrapper
     torch.save(record, f"{out_dir}/rank{rank}.pt")
     dist.destroy_process_group()
 
@@ -150,7 +152,7 @@ for step in range(3):
     mean = [(a + b) / 2 for a, b in zip(g0, g1)]
     for rank in (0, 1):
         got = records[rank]["grads"][step]
-        assert all(torch.allclose(a, m, atol=1e-6) for a, m in zip(got, mean)), (rank, step)
+        assert all(torch.allclose(a, m, atol=1e-6) for a, m in zip(got, mean))
     assert not all(torch.allclose(a, b) for a, b in zip(g0, g1))   # the ranks' own differ
     same = zip(records[0]["params"][step], records[1]["params"][step])
     assert all(torch.equal(a, b) for a, b in same)                # identical replicas
@@ -215,7 +217,8 @@ def traced_rank(rank, n_gpus, hps, report_dir):
                     mode is None and flags & (os.O_WRONLY | os.O_RDWR)):
                 written.append(os.path.abspath(os.fsdecode(args[0])))
         elif event in ("os.rename", "os.mkdir"):
-            written.append(os.path.abspath(os.fsdecode(args[1 if event == "os.rename" else 0])))
+            target = args[1] if event == "os.rename" else args[0]
+            written.append(os.path.abspath(os.fsdecode(target)))
 
     sys.addaudithook(note)          # sees every open() of this process from here on
     from glow_tts.train import train_and_eval
@@ -241,8 +244,9 @@ with open(traced_script, "w") as f:
     f.write(TRACED_RUN)
 with open(os.path.join(trace_dir, "hps.pickle"), "wb") as f:
     pickle.dump(hps, f)
-traced = subprocess.run([sys.executable, traced_script, os.path.join(trace_dir, "hps.pickle"),
-                         trace_dir], capture_output=True, text=True, timeout=600)
+hps_file = os.path.join(trace_dir, "hps.pickle")
+traced = subprocess.run([sys.executable, traced_script, hps_file, trace_dir],
+                        capture_output=True, text=True, timeout=600)
 assert traced.returncode == 0, traced.stderr[-3000:]
 writes = {}
 for rank in (0, 1):
@@ -255,7 +259,7 @@ for rank in (0, 1):
     print(f"rank {rank} wrote in the run folder: {in_run[rank]}")
 
 # %%
-assert in_run[1] == []                                     # rank 1: no log, event, checkpoint
+assert in_run[1] == []  # rank 1: no log, event, checkpoint
 names = in_run[0]
 assert "train.log" in names and "githash" in names and "eval" in names
 assert any(n.startswith("events.out.tfevents") for n in names)
@@ -290,7 +294,8 @@ with open(os.path.join(hps.model_dir, "train.log"), encoding="utf-8") as f:
 # %%
 original_scalars = {"loss/g/total", "learning_rate", "grad_norm", "loss/g/0", "loss/g/1"}
 assert original_scalars <= set(tags["scalars"])
-assert set(tags["images"]) == {"y_org", "y_gen", "attn"} and tags["audio"] == ["gen/audio"]
+assert set(tags["images"]) == {"y_org", "y_gen", "attn"}
+assert tags["audio"] == ["gen/audio"]
 assert [e.step for e in train_events.Scalars("loss/g/total")] == [1, 5]
 assert [e.step for e in train_events.Images("y_gen")] == [1, 5]       # one per sample
 assert {"loss/g/total", "loss/g/0", "loss/g/1"} <= set(eval_events.Tags()["scalars"])
@@ -335,6 +340,7 @@ print("buffers in FlowGenerator:", [name for name, _ in model.named_buffers()])
 # %%
 assert isinstance(wrapped, torch.nn.Module) and wrapped.module is model
 assert unwrap(wrapped) is model and unwrap(model) is model
-assert wrapped_keys == ["module." + k for k in inner_keys]  # why checkpoints save the inner
+# why checkpoints save the inner
+assert wrapped_keys == ["module." + k for k in inner_keys]
 assert not hasattr(wrapped, "store_inverse") and hasattr(model, "store_inverse")
 assert list(model.named_buffers()) == []
