@@ -3,7 +3,10 @@
 Compares, on the same inputs and in the same run (timings interleaved round by round, so
 a busy machine slows every contender alike):
 
-* ``fast``      - ``maximum_path``: numba, one batch item per thread;
+* ``fast``      - ``glow_tts.fast.mas.maximum_path``: tiled numba kernel, items shared over
+                  threads (what the model uses with ``train.fast``, the default);
+* ``plain``     - ``glow_tts.monotonic_align.maximum_path``: the plain DP compiled by numba,
+                  one item after another (what the model uses without ``glow_tts.fast``);
 * ``numpy``     - a NumPy version written below, vectorised over batch and tokens, with a
                   Python loop over frames;
 * ``reference`` - ``maximum_path_reference``, plain Python loops (only at the small size
@@ -15,7 +18,7 @@ a busy machine slows every contender alike):
                   to float32, an int32 path, lengths from mask sums, convert back.
 
 Every time includes the tensor round trip (torch in, torch path of the input's dtype out).
-Every contender's path is checked against ``fast`` before timing.
+Every contender's path is checked against ``plain`` before timing.
 
     python bench/mas.py --reference /work/scratch/orig_mas --threads 2
 """
@@ -39,6 +42,7 @@ import numba
 import numpy as np
 import torch
 
+from glow_tts.fast.mas import maximum_path as fast_maximum_path
 from glow_tts.monotonic_align import maximum_path, maximum_path_reference
 
 
@@ -158,18 +162,19 @@ def main():
     sizes = [(16, 200, 800), (1, 100, 400)]
     for batch, t_x, t_y in sizes:
         value, mask = make_batch(batch, t_x, t_y, seed=batch)
-        contenders = {"fast": maximum_path, "numpy": maximum_path_numpy}
+        contenders = {"fast": fast_maximum_path, "plain": maximum_path,
+                      "numpy": maximum_path_numpy}
         if cython_fn:
             contenders["cython"] = cython_fn
         include_reference = batch == 1 or args.reference_dp_everywhere
         if include_reference:
             contenders["reference"] = maximum_path_reference
 
-        expected = maximum_path(value, mask)   # also compiles/warms the numba kernel
+        expected = maximum_path(value, mask)   # also compiles/warms the numba kernels
         for name, fn in contenders.items():
             result = fn(value, mask)
             if not torch.equal(result, expected):
-                sys.exit(f"{name} disagrees with fast at B={batch}: "
+                sys.exit(f"{name} disagrees with plain at B={batch}: "
                          f"{int((result != expected).sum())} cells differ")
 
         slow = {k: v for k, v in contenders.items() if k == "reference"}
@@ -195,7 +200,7 @@ def main():
                   f"{best / min(wall[base]):17.3f} {med / statistics.median(wall[base]):9.3f} "
                   f"{cpu_med / statistics.median(cpu[base]):7.3f}")
     print("\nmin = least disturbed call; cpu = median CPU time of all this process's threads "
-          "(the fast path's 2 threads both count, so its cpu ratio shows work, not latency); "
+          "(the fast kernel's 2 threads both count, so its cpu ratio shows work, not latency); "
           f"numba threading layer: {numba.threading_layer()}")
 
 if __name__ == "__main__":

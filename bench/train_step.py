@@ -6,9 +6,12 @@ backward, ``clip_grad_value_(parameters, 5)``, Noam-Adam step; batch 8, 80 token
 same sequence written with its own ``commons`` (its ``clip_grad_value_`` calls ``.item()``
 once per parameter); its TensorBoard/sample logging is not part of the step.
 
-With ``--reference DIR`` (the original's checkout with its Cython ``monotonic_align``
-built, see bench/inference.py) both models start from the same weights and are timed in
-alternation, round by round; the ratio ours / original is printed.
+Two of ours are timed: ``fast`` (``glow_tts.fast.enable`` on: geometric-gap dropout and the
+tiled MAS kernel, what ``train.fast: true``, the default, gives) and ``plain`` (the model
+files as they read, ``nn.Dropout`` and the plain DP). With ``--reference DIR`` (the
+original's checkout with its Cython ``monotonic_align`` built, see bench/inference.py) the
+original joins them. All start from the same weights and are timed in alternation, round
+by round; the ratios to the original, and fast / plain, are printed.
 
 Times are wall-clock; CPU seconds (all threads) are printed too because on a shared
 machine the wall time of a 2-thread run also measures other people's load.
@@ -19,6 +22,7 @@ machine the wall time of a 2-thread run also measures other people's load.
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import sys
@@ -91,11 +95,13 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    from glow_tts import fast
     from glow_tts.commons import Adam
     config = base_model_config()
     train = config["train"]
     ours, n_vocab, _ = build_ours()
     ours.train()
+    ours_fast = fast.enable(copy.deepcopy(ours))
     batch = make_batch(args.batch, args.tokens, args.frames, n_vocab,
                        config["data"]["n_mel_channels"])
 
@@ -108,11 +114,13 @@ def main():
             reference.parameters(), scheduler=train["scheduler"],
             dim_model=config["model"]["hidden_channels"], warmup_steps=train["warmup_steps"],
             lr=train["learning_rate"], betas=train["betas"], eps=train["eps"])
-    our_optimizer = Adam(ours.parameters(), scheduler=train["scheduler"],
-                         dim_model=config["model"]["hidden_channels"],
-                         warmup_steps=train["warmup_steps"], lr=train["learning_rate"],
-                         betas=train["betas"], eps=train["eps"])
-    steps["ours"] = our_step_fn(ours, our_optimizer, batch)
+    def our_optimizer(model):
+        return Adam(model.parameters(), scheduler=train["scheduler"],
+                    dim_model=config["model"]["hidden_channels"],
+                    warmup_steps=train["warmup_steps"], lr=train["learning_rate"],
+                    betas=train["betas"], eps=train["eps"])
+    steps["fast"] = our_step_fn(ours_fast, our_optimizer(ours_fast), batch)
+    steps["plain"] = our_step_fn(ours, our_optimizer(ours), batch)
     if args.reference:
         steps["original"] = reference_step_fn(reference, reference_optimizer, batch,
                                               original_commons)
@@ -137,10 +145,14 @@ def main():
     for name in steps:
         print(f"{name:<9} {statistics.median(wall[name]):9.3f} {percentile(wall[name], 0.9):8.3f} "
               f"{statistics.median(cpu[name]):10.3f}")
+    pairs = [("fast", "plain")]
     if args.reference:
-        ratio = statistics.median(wall["ours"]) / statistics.median(wall["original"])
-        cpu_ratio = statistics.median(cpu["ours"]) / statistics.median(cpu["original"])
-        print(f"ours / original: wall {ratio:.3f}, cpu {cpu_ratio:.3f}   (target wall <= 0.9)")
+        pairs = [("fast", "original"), ("plain", "original")] + pairs
+    for ours_name, base in pairs:
+        ratio = statistics.median(wall[ours_name]) / statistics.median(wall[base])
+        cpu_ratio = statistics.median(cpu[ours_name]) / statistics.median(cpu[base])
+        target = "   (target wall <= 0.9)" if (ours_name, base) == ("fast", "original") else ""
+        print(f"{ours_name} / {base}: wall {ratio:.3f}, cpu {cpu_ratio:.3f}{target}")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@
 import os
 import tempfile
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Audio, display
@@ -67,9 +66,10 @@ corpus = build_corpus(os.path.join(work, "corpus"), limit=40, progress=False)
 hps = get_hparams_from_file("../configs/tiny.json")
 hps.data.training_files = corpus.filelists["train"]
 hps.data.validation_files = corpus.filelists["val"]
-for key, value in {"hidden_channels": 32, "hidden_channels_enc": 32, "hidden_channels_dec": 32,
-                   "filter_channels": 64, "filter_channels_dp": 32, "n_layers_enc": 1,
-                   "n_blocks_dec": 2, "n_block_layers": 2}.items():
+micro = {"hidden_channels": 32, "hidden_channels_enc": 32, "hidden_channels_dec": 32,
+         "filter_channels": 64, "filter_channels_dp": 32, "n_layers_enc": 1,
+         "n_blocks_dec": 2, "n_block_layers": 2}
+for key, value in micro.items():
     hps.model[key] = value
 hps.train.batch_size = 4
 hps.train.warmup_steps = 10
@@ -110,13 +110,17 @@ model.eval()
 model.store_inverse()
 keys_after = set(model.state_dict())
 inv_convs = [m for m in model.modules() if isinstance(m, modules.InvConvNear)]
-print(len(inv_convs), "1×1 convolutions;", len(keys_before - keys_after), "weight-norm keys folded away")
+print(len(inv_convs), "1×1 convolutions;", len(keys_before - keys_after),
+      "weight-norm keys folded away")
 
 # %%
 assert not model.training and inv_convs
-assert all(torch.allclose(m.weight_inv @ m.weight, torch.eye(m.weight.shape[0]), atol=1e-5) for m in inv_convs)
+assert all(torch.allclose(m.weight_inv @ m.weight, torch.eye(len(m.weight)), atol=1e-5)
+           for m in inv_convs)
+
 assert any("parametrizations.weight.original0" in k for k in keys_before - keys_after)
-assert not any(".wn." in k and "parametrizations" in k for k in keys_after)   # the WN stacks are plain now
+# the WN stacks are plain now
+assert not any(".wn." in k and "parametrizations" in k for k in keys_after)
 
 # %% [markdown]
 # ## Text to ids
@@ -158,18 +162,24 @@ assert x.dtype == torch.int64 and x_lengths.item() == x.shape[1]
 
 # %%
 with torch.no_grad():
-    _, (x_m, x_logs, x_mask), (_, logw, _) = model(x, x_lengths, gen=True, noise_scale=0.0)
+    _, (x_m, x_logs, x_mask), (_, logw, _) = model(x, x_lengths, gen=True,
+                                                   noise_scale=0.0)
 result = model.infer(x, x_lengths, noise_scale=0.667, length_scale=1.0)
-expected = torch.ceil(torch.exp(logw) * x_mask * 1.0).squeeze(1)   # [1, T_x] frames per token
+# [1, T_x] frames per token
+expected = torch.ceil(torch.exp(logw) * x_mask * 1.0).squeeze(1)
 print("durations:", result.durations[0].tolist(), "| T_y =", int(result.mel_lengths[0]))
 
 # %%
 n_sqz = hps.model.n_sqz
-assert result.mel.shape == (1, 80, int(result.mel_lengths[0])) and result.attn.shape[1] == x.shape[1]
+assert result.mel.shape == (1, 80, int(result.mel_lengths[0]))
+assert result.attn.shape[1] == x.shape[1]
 assert int(result.mel_lengths[0]) == int(expected.sum()) // n_sqz * n_sqz
-assert torch.equal(result.durations[0, :-1], expected[0, :-1].long())        # all but the trimmed end
-assert torch.equal(result.attn.sum(1), torch.ones_like(result.attn.sum(1)))   # every frame: exactly one token
-assert torch.all(result.attn[0].argmax(0).diff() >= 0)                         # monotonic: never goes back
+# all but the trimmed end
+assert torch.equal(result.durations[0, :-1], expected[0, :-1].long())
+# every frame: exactly one token
+assert torch.equal(result.attn.sum(1), torch.ones_like(result.attn.sum(1)))
+# monotonic: never goes back
+assert torch.all(result.attn[0].argmax(0).diff() >= 0)
 
 # %% [markdown]
 # ## `noise_scale`: how far from the mean
@@ -183,18 +193,21 @@ assert torch.all(result.attn[0].argmax(0).diff() >= 0)                         #
 
 # %%
 def mel_of(noise_scale, length_scale=1.0, seed=0):
-    return synthesize(model, hps, text, noise_scale=noise_scale, length_scale=length_scale,
-                      vocode=False, seed=seed)["mel"]                # [80, T_y]
+    """The generated mel [80, T_y], without vocoding."""
+    return synthesize(model, hps, text, noise_scale=noise_scale,
+                      length_scale=length_scale, vocode=False, seed=seed)["mel"]
 
 
 mean_mel = mel_of(0.0, seed=0)
-distance = {s: (mel_of(s) - mean_mel).abs().mean().item() for s in (0.0, 0.333, 0.667, 1.0)}
+distance = {s: (mel_of(s) - mean_mel).abs().mean().item()
+            for s in (0.0, 0.333, 0.667, 1.0)}
 print({s: round(d, 4) for s, d in distance.items()})
 
 # %%
 assert torch.equal(mel_of(0.0, seed=0), mel_of(0.0, seed=123))             # deterministic
 assert not torch.equal(mel_of(0.667, seed=0), mel_of(0.667, seed=1))        # random
-assert torch.equal(mel_of(0.667, seed=5), mel_of(0.667, seed=5))            # ... but seeded
+# ... but seeded
+assert torch.equal(mel_of(0.667, seed=5), mel_of(0.667, seed=5))
 assert distance[0.0] == 0 < distance[0.333] < distance[0.667] < distance[1.0]
 
 # %% [markdown]
@@ -206,24 +219,32 @@ assert distance[0.0] == 0 < distance[0.333] < distance[0.667] < distance[1.0]
 # $2\sum_i w_i + T_x$.
 
 # %%
-frames = {ls: synthesize(model, hps, text, noise_scale=0.0, length_scale=ls, vocode=False)["mel"].shape[1]
+frames = {ls: synthesize(model, hps, text, noise_scale=0.0, length_scale=ls,
+                         vocode=False)["mel"].shape[1]
           for ls in (0.5, 1.0, 2.0)}
-w = (torch.exp(logw) * x_mask).sum().item()                                  # sum of unrounded durations
+# sum of unrounded durations
+w = (torch.exp(logw) * x_mask).sum().item()
 print(frames, f"| sum w = {w:.1f}")
 
 # %%
 assert frames[0.5] < frames[1.0] < frames[2.0]
-assert 1.6 < frames[2.0] / frames[1.0] < 2.4                                 # about twice the frames
+# about twice the frames
+assert 1.6 < frames[2.0] / frames[1.0] < 2.4
 assert 2 * w - n_sqz <= frames[2.0] <= 2 * w + x.shape[1]
 
-# %%
+# %% tags=["plot"]
 fig, axes = plt.subplots(2, 2, figsize=(11, 5), gridspec_kw={"height_ratios": [2, 1]})
 for col, ls in enumerate((1.0, 2.0)):
     out = synthesize(model, hps, text, noise_scale=0.667, length_scale=ls, vocode=False)
+    n_frames = out["mel"].shape[1]
     axes[0, col].imshow(out["mel"].numpy(), origin="lower", aspect="auto", cmap="magma")
-    axes[0, col].set(title=f"생성된 mel, length_scale={ls} ({out['mel'].shape[1]} 프레임)", ylabel="mel 채널")
-    axes[1, col].imshow(out["attn"].numpy(), origin="lower", aspect="auto", cmap="Greys", interpolation="nearest")
-    axes[1, col].set(xlabel="프레임", ylabel="토큰", title="예측 길이로 만든 정렬")
+    axes[0, col].set(title=f"generated mel, length_scale={ls} ({n_frames} frames)",
+                     ylabel="mel band")
+    axes[1, col].imshow(out["attn"].numpy(), origin="lower", aspect="auto", cmap="Greys",
+                        interpolation="nearest")
+    axes[1, col].set(xlabel="frame", ylabel="token",
+                     title="alignment from the predicted durations")
+
 for ax in axes.flat:
     ax.set_xlim(0, frames[2.0])
 fig.tight_layout()
@@ -247,13 +268,19 @@ plt.show()
 out = synthesize(model, hps, text, noise_scale=0.667)
 mel, wav = out["mel"], out["wav"]                                           # [80, F], [T]
 F, hop = mel.shape[1], hps.data.hop_length
-print(f"{F} frames -> {wav.numel()} samples = {wav.numel() / hps.data.sampling_rate:.2f} s")
+seconds = wav.numel() / hps.data.sampling_rate
+print(f"{F} frames -> {wav.numel()} samples = {seconds:.2f} s")
+
 player = Audio(wav.numpy(), rate=hps.data.sampling_rate)
 display(player)
 
 # %%
 assert wav.dim() == 1 and wav.numel() == (F - 1) * hop
-assert torch.equal(wav, mel_to_wav(mel, hps))                               # synthesize = infer + mel_to_wav
-assert wav.abs().max() <= 1.0 and wav.abs().max() > 0                        # in [-1, 1], not silent
-assert MelSpectrogram.from_hparams(hps.data)(wav).shape == (80, F)          # the mel of the wav has F frames
-assert player.data[:4] == b"RIFF"                                            # the player holds a WAV file
+# synthesize = infer + mel_to_wav
+assert torch.equal(wav, mel_to_wav(mel, hps))
+# in [-1, 1], not silent
+assert wav.abs().max() <= 1.0 and wav.abs().max() > 0
+# the mel of the wav has F frames
+assert MelSpectrogram.from_hparams(hps.data)(wav).shape == (80, F)
+# the player holds a WAV file
+assert player.data[:4] == b"RIFF"

@@ -39,7 +39,8 @@ import os
 import tempfile
 import time
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
+# noqa: F401  (a Hangul font: figure titles quote Korean sentences)
+import koreanize_matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -57,7 +58,8 @@ from glow_tts.init import run_ddi
 from glow_tts.train import train_and_eval
 
 QUICK = os.environ.get("GLOW_TTS_QUICK") == "1"
-torch.set_num_threads(1)   # one thread: the fastest on a shared 2-core machine, and reproducible
+# one thread: the fastest on a shared 2-core machine, and reproducible
+torch.set_num_threads(1)
 t_start = time.perf_counter()
 
 # %% [markdown]
@@ -80,11 +82,13 @@ hps.train.use_cuda = False
 hps.train.log_interval = 50
 hps.model_dir = os.path.join(work, "run")
 os.makedirs(hps.model_dir)
-test_items = load_filepaths_and_text(corpus.filelists["test"])   # [[wav path, text], ...], never trained on
+# [[wav path, text], ...], never trained on
+test_items = load_filepaths_and_text(corpus.filelists["test"])
 
 # %%
 assert corpus.counts["train"] > 300 and corpus.counts["test"] >= 10
-assert not {p for p, _ in test_items} & {p for p, _ in load_filepaths_and_text(corpus.filelists["train"])}
+train_paths = {p for p, _ in load_filepaths_and_text(corpus.filelists["train"])}
+assert not {p for p, _ in test_items} & train_paths
 
 # %% [markdown]
 # ## The model and its starting point
@@ -106,8 +110,9 @@ ddi_path = run_ddi(hps)
 untrained = build_model(hps)
 load_checkpoint(ddi_path, untrained)
 n_params = sum(p.numel() for p in untrained.parameters())
-print(f"{n_params:,} parameters; {hps.model.n_layers_enc} encoder layers, {hps.model.n_blocks_dec} flow "
-      f"blocks, batch {hps.train.batch_size}; snapshots at steps {SNAPSHOTS}")
+print(f"{n_params:,} parameters; {hps.model.n_layers_enc} encoder layers, "
+      f"{hps.model.n_blocks_dec} flow blocks, batch {hps.train.batch_size}; "
+      f"snapshots at steps {SNAPSHOTS}")
 assert 0.5e6 < n_params < 2e6
 
 # %% [markdown]
@@ -126,18 +131,21 @@ assert 0.5e6 < n_params < 2e6
 
 # %%
 def alignment(model, path, text):
-    """MAS alignment [T_x, T_y] of a text and its recording, and its distance from the diagonal."""
+    """MAS alignment [T_x, T_y] of a text and its recording, and its distance from
+    the diagonal."""
     x = text_to_ids(text, hps).unsqueeze(0)                               # [1, T_x]
     y = torch.from_numpy(quality.real_mel(path, hps.data)).unsqueeze(0)   # [1, 80, T_y]
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        *_, (attn, _, _) = model(x, torch.LongTensor([x.shape[1]]), y, torch.LongTensor([y.shape[2]]))
+        *_, (attn, _, _) = model(x, torch.LongTensor([x.shape[1]]),
+                                 y, torch.LongTensor([y.shape[2]]))
     model.train(was_training)
     attn = attn[0, 0]                                                      # [T_x, T_y]
     t_x, t_y = attn.shape
     token_of_frame = attn.argmax(0).float()
-    distance = (token_of_frame / (t_x - 1) - torch.arange(t_y) / (t_y - 1)).abs().mean().item()
+    offset = token_of_frame / (t_x - 1) - torch.arange(t_y) / (t_y - 1)
+    distance = offset.abs().mean().item()
     return attn.numpy(), distance
 
 
@@ -167,11 +175,13 @@ for target in SNAPSHOTS[1:]:
     snapshots[target] = alignment(model, watch_path, watch_text)
     distances[target] = mean_distance(model, test_items[:6])
     print(f"step {target}: loss {sum(result['losses'][-1][1:]):.3f}, "
-          f"distance from the diagonal {distances[target]:.3f}, {time.perf_counter() - t_start:.0f} s")
+          f"distance from the diagonal {distances[target]:.3f}, "
+          f"{time.perf_counter() - t_start:.0f} s")
 
 # %%
 steps = [s for s, _, _ in losses]
-assert steps == list(range(1, SNAPSHOTS[-1] + 1))            # the chunks add up to one run
+# the chunks add up to one run
+assert steps == list(range(1, SNAPSHOTS[-1] + 1))
 assert result["global_step"] == SNAPSHOTS[-1]
 
 # %% [markdown]
@@ -182,14 +192,16 @@ assert result["global_step"] == SNAPSHOTS[-1]
 # arbitrary. As the encoder learns what each jamo sounds like, the path settles into a
 # staircase along the diagonal: each token owns a run of frames, in order.
 
-# %%
+# %% tags=["plot"]
 n_cols = 3 if len(snapshots) > 4 else len(snapshots)
 n_rows = -(-len(snapshots) // n_cols)
-fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 3.0 * n_rows + 0.4), squeeze=False)
+fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 3.0 * n_rows + 0.4),
+                         squeeze=False)
 for ax, (step, (attn, distance)) in zip(axes.flat, snapshots.items()):
     ax.imshow(attn, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest")
-    ax.set(title=f"{step} 스텝 (대각선 거리 {distance:.3f})", xlabel="mel 프레임", ylabel="토큰 (자모)")
-fig.suptitle(f"테스트 문장의 정렬: {watch_text}")
+    ax.set(title=f"step {step} (distance from the diagonal {distance:.3f})",
+           xlabel="mel frame", ylabel="token (jamo)")
+fig.suptitle(f"alignment of a test sentence: {watch_text}")
 fig.tight_layout()
 plt.show()
 
@@ -208,19 +220,21 @@ events = EventAccumulator(os.path.join(hps.model_dir, "eval")).Reload()
 eval_mle = [(e.step, e.value) for e in events.Scalars("loss/g/0")]
 eval_dur = [(e.step, e.value) for e in events.Scalars("loss/g/1")]
 
+# %% tags=["plot"]
 fig, ax = plt.subplots(figsize=(8, 3.5))
-ax.plot(steps, l_mle, lw=0.8, label="학습 l_mle")
-ax.plot(steps, l_length, lw=0.8, label="학습 l_length")
-ax.plot(*zip(*eval_mle), "o-", label="검증 l_mle")
-ax.plot(*zip(*eval_dur), "s-", label="검증 l_length")
-ax.set(xlabel="스텝", ylabel="손실", title="tiny 모델의 손실")
+ax.plot(steps, l_mle, lw=0.8, label="training l_mle")
+ax.plot(steps, l_length, lw=0.8, label="training l_length")
+ax.plot(*zip(*eval_mle), "o-", label="validation l_mle")
+ax.plot(*zip(*eval_dur), "s-", label="validation l_length")
+ax.set(xlabel="step", ylabel="loss", title="losses of the tiny model")
 ax.legend()
 fig.tight_layout()
 plt.show()
 
 # %%
 window = 10
-assert l_mle[-window:].mean() < l_mle[:window].mean() - 0.3          # the likelihood improved
+# the likelihood improved
+assert l_mle[-window:].mean() < l_mle[:window].mean() - 0.3
 assert l_length[-window:].mean() < l_length[:window].mean()
 assert eval_mle[-1][1] < eval_mle[0][1] and eval_mle[-1][0] == SNAPSHOTS[-1]
 
@@ -243,8 +257,9 @@ assert eval_mle[-1][1] < eval_mle[0][1] and eval_mle[-1][0] == SNAPSHOTS[-1]
 trained = model.eval()
 trained.store_inverse()
 mean_frame = quality.training_mean_mel(hps.data, corpus.filelists["train"])
-before = quality.evaluate_filelist(untrained.eval(), hps, corpus.filelists["test"], mean_frame)
-after = quality.evaluate_filelist(trained, hps, corpus.filelists["test"], mean_frame)
+test_list = corpus.filelists["test"]
+before = quality.evaluate_filelist(untrained.eval(), hps, test_list, mean_frame)
+after = quality.evaluate_filelist(trained, hps, test_list, mean_frame)
 for name in ("duration_error", "mel_ratio"):
     print(f"{name}: untrained {before[name]:.3f} -> trained {after[name]:.3f}")
 print("distance from the diagonal:", {s: round(d, 3) for s, d in distances.items()})
@@ -258,13 +273,15 @@ print("distance from the diagonal:", {s: round(d, 3) for s, d in distances.items
 if QUICK:   # 120 steps: the diagonal is there, the durations are still rough
     assert after["duration_error"] < min(0.45, 0.6 * before["duration_error"])
     assert after["mel_ratio"] < min(0.85, before["mel_ratio"] - 0.2)
-    assert distances[SNAPSHOTS[-1]] < min(0.09, 0.6 * distances[0])         # a diagonal formed
+    # a diagonal formed
+    assert distances[SNAPSHOTS[-1]] < min(0.09, 0.6 * distances[0])
 else:
     assert after["duration_error"] < min(0.15, 0.3 * before["duration_error"])
     assert after["mel_ratio"] < min(0.5, before["mel_ratio"] - 0.5)
     assert distances[SNAPSHOTS[-1]] < min(0.06, 0.5 * distances[0])
 final_attn = snapshots[SNAPSHOTS[-1]][0]
-assert np.all(np.diff(final_attn.argmax(0)) >= 0) and np.all(final_attn.sum(0) == 1)   # monotonic, one token per frame
+# monotonic, one token per frame
+assert np.all(np.diff(final_attn.argmax(0)) >= 0) and np.all(final_attn.sum(0) == 1)
 
 # %% [markdown]
 # ## Listening
@@ -277,18 +294,22 @@ assert np.all(np.diff(final_attn.argmax(0)) >= 0) and np.all(final_attn.sum(0) =
 # %%
 fig, axes = plt.subplots(3, 2, figsize=(11, 6.5))
 for row, (path, text) in enumerate(test_items[:3]):
-    out = synthesize(trained, hps, text, noise_scale=0.333)                # mel [80, F], wav [T]
+    # mel [80, F], wav [T]
+    out = synthesize(trained, hps, text, noise_scale=0.333)
     real = quality.real_mel(path, hps.data)
     print(text)
     display(Audio(out["wav"].numpy(), rate=hps.data.sampling_rate))
-    display(Audio(load_wav(path, hps.data.sampling_rate).numpy(), rate=hps.data.sampling_rate))
-    axes[row, 0].imshow(out["mel"].numpy(), origin="lower", aspect="auto", cmap="magma", vmin=-11.5, vmax=2)
-    axes[row, 1].imshow(real, origin="lower", aspect="auto", cmap="magma", vmin=-11.5, vmax=2)
-    axes[row, 0].set_title(f"합성: {text}", fontsize=9)
-    axes[row, 1].set_title("eSpeak 녹음", fontsize=9)
+    sr = hps.data.sampling_rate
+    display(Audio(load_wav(path, sr).numpy(), rate=sr))
+    for ax, image in ((axes[row, 0], out["mel"].numpy()), (axes[row, 1], real)):
+        ax.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=-11.5, vmax=2)
+
+    axes[row, 0].set_title(f"synthesized: {text}", fontsize=9)
+    axes[row, 1].set_title("eSpeak recording", fontsize=9)
     assert out["wav"].numel() == (out["mel"].shape[1] - 1) * hps.data.hop_length
     low, high = (0.4, 1.8) if QUICK else (0.6, 1.5)
-    assert low < out["mel"].shape[1] / real.shape[1] < high                 # about the right length
+    # about the right length
+    assert low < out["mel"].shape[1] / real.shape[1] < high
 fig.tight_layout()
 plt.show()
 print(f"total {time.perf_counter() - t_start:.0f} s")
@@ -305,4 +326,4 @@ import shutil
 KEEP = False
 if not KEEP:
     shutil.rmtree(work, ignore_errors=True)
-assert KEEP or not os.path.exists(work)
+

@@ -42,7 +42,8 @@ from glow_tts import modules, utils
 from glow_tts.audio import load_wav
 from glow_tts.checkpoint import latest_checkpoint_path, save_checkpoint
 from glow_tts.hparams import ConfigError, get_hparams
-from glow_tts.models import FlowGenerator, convert_original_state_dict, to_original_state_dict
+from glow_tts.models import (FlowGenerator, convert_original_state_dict,
+                             to_original_state_dict)
 from glow_tts.train import TrainingError, load_newest_checkpoint
 
 workdir = tempfile.mkdtemp(prefix="glow_tts_16_")
@@ -80,7 +81,8 @@ print(qr_counts, qr_warning, qr_origin, sep="\n")
 
 # %%
 assert qr_counts == "[1, 0, 0]"                      # warned on the first call only
-assert qr_warning.startswith("UserWarning torch.qr is deprecated in favor of torch.linalg.qr")
+assert qr_warning.startswith(
+    "UserWarning torch.qr is deprecated in favor of torch.linalg.qr")
 assert "BatchLinearAlgebra.cpp" in qr_origin         # raised by ATen, in C++
 
 # %% [markdown]
@@ -127,8 +129,9 @@ assert any(issubclass(w.category, FutureWarning) for w in caught)
 assert {"weight_g", "weight_v"} <= {n for n, _ in old_style.named_parameters()}
 
 torch.manual_seed(0)
-tiny = FlowGenerator(10, hidden_channels=16, filter_channels=32, filter_channels_dp=16, out_channels=8,
-                     n_blocks_dec=2, n_layers_enc=1, n_block_layers=2, n_sqz=2, window_size=4, mean_only=True)
+tiny = FlowGenerator(10, hidden_channels=16, filter_channels=32, filter_channels_dp=16,
+                     out_channels=8, n_blocks_dec=2, n_layers_enc=1, n_block_layers=2,
+                     n_sqz=2, window_size=4, mean_only=True)
 ours = tiny.state_dict()
 as_original = to_original_state_dict(ours)
 print([k for k in as_original if k.endswith(("weight_g", "weight_v"))][:2])
@@ -146,7 +149,8 @@ assert back.keys() == ours.keys() and all(torch.equal(back[k], ours[k]) for k in
 
 # %%
 assert not hasattr(FigureCanvasAgg, "tostring_rgb")
-image = utils.plot_spectrogram_to_numpy(np.random.default_rng(0).standard_normal((80, 50)))
+spectrogram = np.random.default_rng(0).standard_normal((80, 50))
+image = utils.plot_spectrogram_to_numpy(spectrogram)
 assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8   # [H, W, RGB]
 
 # %% [markdown]
@@ -173,7 +177,8 @@ assert isinstance(format_error, IndexError)
 path_44k = os.path.join(workdir, "tone_44k.wav")
 seconds = 0.5
 t = np.arange(int(44100 * seconds)) / 44100
-sf.write(path_44k, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 44100, subtype="PCM_16")
+tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+sf.write(path_44k, tone, 44100, subtype="PCM_16")
 wav = load_wav(path_44k, 22050)                  # [T] float32 in [-1, 1]
 assert wav.dtype == torch.float32 and abs(wav.numel() - 22050 * seconds) <= 1
 
@@ -192,11 +197,19 @@ os.makedirs(ckpt_dir)
 for name in ("G_1000_v2.pth", "G_2000.pth", "G_500.pth"):
     open(os.path.join(ckpt_dir, name), "wb").close()
 names = os.listdir(ckpt_dir)
-digits_of_whole_path = max(names, key=lambda n: int("".join(c for c in os.path.join(ckpt_dir, n) if c.isdigit())))
-print("every digit of the path:", digits_of_whole_path, "| step in the name:", os.path.basename(latest_checkpoint_path(ckpt_dir)))
+
+
+def every_digit(name):  # the original's sort key, applied to the whole path
+    return int("".join(c for c in os.path.join(ckpt_dir, name) if c.isdigit()))
+
+
+digits_of_whole_path = max(names, key=every_digit)
+print("every digit of the path:", digits_of_whole_path,
+      "| step in the name:", os.path.basename(latest_checkpoint_path(ckpt_dir)))
 assert digits_of_whole_path == "G_1000_v2.pth"
 assert os.path.basename(latest_checkpoint_path(ckpt_dir)) == "G_2000.pth"
-assert latest_checkpoint_path(os.path.join(workdir)) is None  # no checkpoint: None, not IndexError
+# no checkpoint: None, not IndexError
+assert latest_checkpoint_path(os.path.join(workdir)) is None
 
 # %% [markdown]
 # ## A broken checkpoint no longer means "start from scratch"
@@ -240,7 +253,8 @@ base = os.path.abspath("../configs/base.json")
 model_dir = os.path.join(workdir, "logs_run")
 hps = get_hparams(args=["-c", base, "-m", model_dir])
 assert os.path.isfile(os.path.join(model_dir, "config.json"))
-assert get_hparams(args=["-c", base, "-m", model_dir]).train.seed == hps.train.seed  # same: fine
+# same: fine
+assert get_hparams(args=["-c", base, "-m", model_dir]).train.seed == hps.train.seed
 
 edited = os.path.join(workdir, "edited.json")
 with open(base) as f_in, open(edited, "w") as f_out:
@@ -265,6 +279,7 @@ assert get_hparams(args=["-c", edited, "-m", model_dir, "--force"]).train.seed =
 # %%
 probe = ("import logging, glow_tts.utils, glow_tts.train, glow_tts.models; "
          "root = logging.getLogger(); print(root.level, len(root.handlers))")
-level, handlers = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                                 check=True).stdout.split()
+level, handlers = subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                                 text=True, check=True).stdout.split()
+
 assert (int(level), int(handlers)) == (logging.WARNING, 0)

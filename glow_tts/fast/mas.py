@@ -100,6 +100,14 @@ def _maximum_path_batch(paths, values, t_xs, t_ys, item_order, worker_starts):
             _maximum_path_one(paths[i], values[i], t_xs[i], t_ys[i])
 
 
+@numba.njit(cache=True, nogil=True)
+def _maximum_path_serial(paths, values, t_xs, t_ys):
+    """:func:`_maximum_path_one` on every item in this thread: with one worker, a parallel
+    region would only add the cost of waking the thread pool."""
+    for i in range(values.shape[0]):
+        _maximum_path_one(paths[i], values[i], t_xs[i], t_ys[i])
+
+
 def _share_work(t_x: np.ndarray, t_y: np.ndarray, n_workers: int):
     """Split the items over workers so each gets about the same number of band cells.
 
@@ -138,8 +146,11 @@ def maximum_path(value: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     if batch:
         torch_threads = torch.get_num_threads()
         n_workers = max(1, min(numba.get_num_threads(), torch_threads, batch))
-        item_order, worker_starts = _share_work(t_x, t_y, n_workers)
-        _maximum_path_batch(path, scores, t_x, t_y, item_order, worker_starts)
+        if n_workers == 1:
+            _maximum_path_serial(path, scores, t_x, t_y)
+        else:
+            item_order, worker_starts = _share_work(t_x, t_y, n_workers)
+            _maximum_path_batch(path, scores, t_x, t_y, item_order, worker_starts)
         if torch.get_num_threads() != torch_threads:
             # numba's OpenMP layer starts up on first use (numba.get_num_threads() above)
             # and resets the OpenMP pool it shares with torch to numba's size, silently
