@@ -57,7 +57,7 @@ def rank_layout(reports: list[dict], endpoint: str):
     ax.axis("off")
     plt.tight_layout()
     plt.show()
-    return fig
+
 
 
 def epoch_grid(grid, title: str):
@@ -71,7 +71,7 @@ def epoch_grid(grid, title: str):
     ax.title.set_fontsize(9)
     plt.tight_layout()
     plt.show()
-    return fig
+
 
 
 def load_compute_timeline(loads, computes):
@@ -96,7 +96,7 @@ def load_compute_timeline(loads, computes):
     ax.title.set_fontsize(9)
     plt.tight_layout()
     plt.show()
-    return fig
+
 
 
 def model_shapes(records, attn_shape):
@@ -153,7 +153,7 @@ def model_shapes(records, attn_shape):
                  "shapes recorded by hooks", fontsize=9)
     plt.tight_layout()
     plt.show()
-    return fig
+
 
 
 def mas_table(Q, came_from, path):
@@ -192,7 +192,7 @@ def mas_table(Q, came_from, path):
     fig.colorbar(im, ax=ax, label="Q[i, j]")
     plt.tight_layout()
     plt.show()
-    return fig
+
 
 
 def sample_timeline(rules: dict, n_steps: int, epoch_starts: list[int]):
@@ -213,4 +213,3 @@ def sample_timeline(rules: dict, n_steps: int, epoch_starts: list[int]):
     ax.set_title("when the generated sample runs", fontsize=9)
     plt.tight_layout()
     plt.show()
-    return fig
