@@ -428,3 +428,53 @@ class TextMelCollate:
             output_lengths[i] = mel.size(1)
 
         return text_padded, input_lengths, mel_padded, output_lengths
+
+
+# --- The training sampler and loader ---------------------------------------------------
+
+class ResumableDistributedSampler(torch.utils.data.distributed.DistributedSampler):
+    """``DistributedSampler`` that can start part-way into an epoch.
+
+    The order of an epoch is a function of ``seed + epoch`` only (``set_epoch``), so a
+    resumed run sees the same order; ``skip`` drops the samples the run had already
+    trained on in that epoch. ``epoch_indices`` keeps this rank's full order of the
+    current epoch (to name the files of a batch in error messages).
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.skip = 0
+        self.epoch_indices: list[int] = []
+
+    def __iter__(self):
+        self.epoch_indices = list(super().__iter__())
+        return iter(self.epoch_indices[self.skip:])
+
+    def __len__(self) -> int:
+        return self.num_samples - self.skip
+
+    def batch_indices(self, batch_idx: int, batch_size: int) -> list[int]:
+        """Dataset indices of batch ``batch_idx`` of this epoch (counted from its start)."""
+        return self.epoch_indices[batch_idx * batch_size:(batch_idx + 1) * batch_size]
+
+
+def build_train_loader(dataset: TextMelLoader, batch_size: int, num_workers: int, seed: int,
+                       rank: int = 0, world_size: int = 1):
+    """``(sampler, loader)`` of this rank's shard: ``drop_last`` batches, shuffled per epoch.
+
+    The loader's own generator seeds its workers; giving it one (the training loop reseeds
+    it each epoch) keeps it from drawing from the global RNG, which a resume must
+    reproduce exactly. Raises :class:`FilelistError` when a rank gets less than one batch.
+    """
+    sampler = ResumableDistributedSampler(dataset, num_replicas=world_size, rank=rank,
+                                          shuffle=True, seed=seed)
+    loader = torch.utils.data.DataLoader(
+        dataset, num_workers=num_workers, shuffle=False, batch_size=batch_size,
+        pin_memory=torch.cuda.is_available(), drop_last=True, collate_fn=TextMelCollate(1),
+        sampler=sampler, generator=torch.Generator())
+    if sampler.num_samples < batch_size:
+        raise FilelistError(
+            f"{dataset.filelist}: {len(dataset)} utterances give each of {world_size} "
+            f"process(es) {sampler.num_samples}, fewer than one batch of "
+            f"train.batch_size={batch_size}; lower batch_size or add data")
+    return sampler, loader

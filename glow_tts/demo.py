@@ -40,10 +40,8 @@ def default_config() -> str:
 
 def plot_sentence(path: str, text: str, synth_mel, real_mel, attn) -> None:
     """One PNG: synthesized mel, real mel and the predicted alignment of a sentence."""
-    import warnings
-    with warnings.catch_warnings():  # it uses distutils' deprecated LooseVersion on import
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import koreanize_matplotlib  # noqa: F401  (registers a Hangul font with matplotlib)
+    from glow_tts.fonts import register_hangul_font
+    register_hangul_font()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     fig = Figure(figsize=(10, 7))
@@ -122,7 +120,9 @@ def run_demo(out_dir: str = "out/demo", config: str | None = None, quick: bool |
     say(f"[3/5] training {os.path.basename(config_path)} for {hps.train.max_steps} steps on "
         f"{torch.get_num_threads()} CPU thread(s) (TensorBoard: tensorboard --logdir {model_dir})")
     t = time.perf_counter()
-    result = train_and_eval(0, 1, hps)
+    last_losses = {}
+    result = train_and_eval(0, 1, hps, on_step=lambda step, losses, _: last_losses.update(
+        mle=losses[0], duration=losses[1]))
     timings["train_s"] = time.perf_counter() - t
     model = result["generator"].eval()
     model.store_inverse()
@@ -153,8 +153,7 @@ def run_demo(out_dir: str = "out/demo", config: str | None = None, quick: bool |
         "config": config_path, "quick": quick, "steps": result["global_step"],
         "batch_size": hps.train.batch_size,
         "epochs": result["epoch"], "parameters": n_params, "threads": torch.get_num_threads(),
-        "final_train_loss": {"mle": result["losses"][-1][1], "duration": result["losses"][-1][2]}
-        if result["losses"] else None,
+        "final_train_loss": last_losses or None,
         "duration_error": report["duration_error"], "mel_ratio": report["mel_ratio"],
         "mel_error": report["mel_error"], "baseline_error": report["baseline_error"],
         "timings": {k: round(v, 1) for k, v in timings.items()},
@@ -179,23 +178,14 @@ def run_demo(out_dir: str = "out/demo", config: str | None = None, quick: bool |
     return summary
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``demo`` command's options. Defined once, in ``glow_tts.__main__``, which keeps them free of
-    torch imports so that ``python -m glow_tts --help`` stays instant."""
-    from glow_tts.__main__ import add_demo_arguments
-
-    add_demo_arguments(parser)
-
-
 def launch(args: argparse.Namespace) -> dict:
     return run_demo(args.out, config=args.config, quick=True if args.quick else None,
                     max_steps=args.max_steps, threads=getattr(args, "threads", None))
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="glow_tts demo", description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    return launch(parser.parse_args(argv))
+    from glow_tts.args import parse
+    return launch(parse("demo", argv))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import json
 import math
 import os
 from typing import Any, Iterator
+from glow_tts.args import add_config_arguments, model_dir_of
 from glow_tts.errors import GlowTTSError
 
 REQUIRED = object()  # marker: the key has no default and must be in the file
@@ -352,30 +353,63 @@ def get_hparams_from_dir(model_dir: str) -> HParams:
 
 
 def get_hparams(init: bool = True, args: list[str] | None = None) -> HParams:
-    """Parse ``-c/--config`` and ``-m/--model`` and return the run's ``HParams``.
+    """The original's entry point: parse ``-c/--config``, ``-m/--model`` (and ``--force``)
+    from ``args`` (default: the command line) and return :func:`load_hparams` of them.
 
-    ``-m NAME`` puts the run in ``./logs/NAME`` (a path with a slash is used as given).
-    With ``init=True`` the config file is read and, unlike the original (which overwrote the
-    saved copy on every launch), written to ``model_dir/config.json`` only when no copy is
-    there yet; a different saved copy is an error unless ``--force``. With ``init=False``
-    the saved copy in ``model_dir`` is read instead.
+    A thin wrapper: an option it does not know is an error, not silently ignored.
     """
     parser = argparse.ArgumentParser(description="Glow-TTS hyper-parameters")
-    parser.add_argument("-c", "--config", default="configs/base.json", help="JSON config file")
-    parser.add_argument("-m", "--model", required=True, help="run name or directory")
-    parser.add_argument("--force", action="store_true",
-                        help="overwrite model_dir/config.json when it differs from -c")
-    ns, _unknown = parser.parse_known_args(args)
-    model_dir = ns.model if os.sep in ns.model else os.path.join("./logs", ns.model)
-    os.makedirs(model_dir, exist_ok=True)
-    saved_path = os.path.join(model_dir, "config.json")
+    add_config_arguments(parser)
+    ns = parser.parse_args(args)
+    return load_hparams(ns.config, ns.model, init=init, force=ns.force)
+
+
+def load_hparams(config: str, model: str, init: bool = True, force: bool = False,
+                 write: bool = True) -> HParams:
+    """The run's ``HParams``: config file ``config``, run directory ``model``.
+
+    ``model`` NAME means ``./logs/NAME`` (a path with a separator is used as given). With
+    ``init=True`` the config file is read and checked against the copy saved in the run
+    directory: unlike the original (which overwrote the saved copy on every launch), a
+    different saved copy is an error unless ``force``. ``write=True`` then saves it as
+    ``model_dir/config.json`` (:func:`save_run_config`); callers that first check data and
+    checkpoints pass ``write=False`` and save it themselves afterwards. With
+    ``init=False`` the saved copy is read instead.
+    """
+    model_dir = model_dir_of(model)
     if not init:
         return get_hparams_from_dir(model_dir)
-    config = load_config_file(ns.config)
-    write_run_config(config, saved_path, force=ns.force)
-    hps = HParams(**config)
+    hps = HParams(**load_config_file(config))
     hps.model_dir = model_dir
+    check_run_config(hps, force)
+    if write:
+        save_run_config(hps, force)
     return hps
+
+
+def run_config(hps: HParams) -> dict[str, Any]:
+    """The config part of ``hps`` (without ``model_dir``), as it is saved."""
+    return {k: v for k, v in hps.to_dict().items() if k not in TOP_LEVEL_OPTIONAL}
+
+
+def check_run_config(hps: HParams, force: bool = False) -> None:
+    """Refuse (listing the differences) a config that differs from the run's saved copy,
+    unless ``force``. Writes nothing."""
+    saved_path = os.path.join(hps.model_dir, "config.json")
+    if force or not os.path.exists(saved_path):
+        return
+    diff = config_diff(load_config_file(saved_path), run_config(hps))
+    if diff:
+        raise ConfigError(
+            f"{saved_path} holds a different config than the one given; differences:\n  "
+            + "\n  ".join(diff)
+            + "\nUse a new -m directory, or pass --force to overwrite the saved config.")
+
+
+def save_run_config(hps: HParams, force: bool = False) -> None:
+    """Write ``model_dir/config.json`` (creating the run directory), after the check."""
+    os.makedirs(hps.model_dir, exist_ok=True)
+    write_run_config(run_config(hps), os.path.join(hps.model_dir, "config.json"), force=force)
 
 
 def config_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -29,15 +29,15 @@ import sys
 
 import torch
 
-from glow_tts.errors import GlowTTSError
-from glow_tts import commons
+from glow_tts import args as cli, commons
 from glow_tts.audio import griffin_lim, save_wav
-from glow_tts.checkpoint import load_checkpoint_dict
-from glow_tts.hparams import get_hparams_from_dir, get_hparams_from_file
-from glow_tts.models import FlowGenerator
+from glow_tts.checkpoint import (CheckpointNotFoundError, load_checkpoint_dict, load_newest_checkpoint,
+                                 load_weights)
+from glow_tts.errors import GlowTTSError
+from glow_tts.hparams import ConfigError, get_hparams_from_dir, get_hparams_from_file
+from glow_tts.models import FlowGenerator, build_model
 from glow_tts.text import clean_text, text_to_sequence
 from glow_tts.text.symbols import symbols
-from glow_tts.train import checkpoint_paths
 
 
 class SynthesisInputError(GlowTTSError, ValueError):
@@ -97,36 +97,38 @@ def split_text(text: str, max_chars: int = MAX_PIECE_CHARS) -> list[str]:
     return _pack([p for p in pieces if p], max_chars)
 
 
-def build_model(hps) -> FlowGenerator:
-    return FlowGenerator(n_vocab=len(symbols) + getattr(hps.data, "add_blank", False),
-                         out_channels=hps.data.n_mel_channels, **hps.model)
-
-
 def load_model(model_dir: str | None = None, checkpoint: str | None = None,
                config: str | None = None, device: str | torch.device = "cpu"):
-    """``(model in eval mode, hps)`` from a run directory and/or a checkpoint file.
+    """``(model in eval mode, hps)`` from a run and/or a checkpoint file.
 
-    ``checkpoint`` defaults to the newest ``G_*.pth`` of ``model_dir``; the config defaults
-    to ``model_dir/config.json`` (or the ``config.json`` beside the checkpoint).
+    ``model_dir`` is a run name (``./logs/NAME``, as ``train -m NAME``) or directory;
+    ``checkpoint`` defaults to its newest ``G_*.pth`` that loads (a corrupt newest one is
+    reported and the previous one used, as ``train`` resumes); the config defaults to the
+    run's ``config.json`` (or the ``config.json`` beside the checkpoint). A checkpoint that
+    does not fit the config is one :class:`~glow_tts.checkpoint.CheckpointError`.
     """
+    if model_dir is not None:
+        model_dir = cli.model_dir_of(model_dir)
+        if not os.path.isdir(model_dir):
+            raise SynthesisInputError(f"-m {model_dir}: no such run directory")
     if checkpoint is None:
         if model_dir is None:
-            raise ValueError("give a run directory (-m) or a checkpoint file (--checkpoint)")
-        found = checkpoint_paths(model_dir)
-        if not found:
-            raise FileNotFoundError(f"no G_<step>.pth checkpoint in {model_dir}; train first "
-                                    f"(python -m glow_tts train -c CONFIG -m {model_dir})")
-        checkpoint = found[0]
+            raise SynthesisInputError("give a run directory (-m) or a checkpoint file (--checkpoint)")
+        checkpoint, state = load_newest_checkpoint(model_dir)
+        if checkpoint is None:
+            raise CheckpointNotFoundError(f"no G_<step>.pth checkpoint in {model_dir}; train first "
+                                          f"(python -m glow_tts train -c CONFIG -m {model_dir})")
+    else:
+        state = load_checkpoint_dict(checkpoint)
     if config is not None:
         hps = get_hparams_from_file(config)
     else:
         run_dir = model_dir or os.path.dirname(os.path.abspath(checkpoint))
         if not os.path.isfile(os.path.join(run_dir, "config.json")):
-            raise FileNotFoundError(f"no config.json in {run_dir}; pass the training config "
-                                    f"with --config")
+            raise ConfigError(f"no config.json in {run_dir}; pass the training config with --config")
         hps = get_hparams_from_dir(run_dir)
     model = build_model(hps)
-    model.load_state_dict(load_checkpoint_dict(checkpoint)["model"])
+    load_weights(model, state["model"], checkpoint)
     model.to(device).eval()
     model.store_inverse()
     return model, hps
@@ -143,7 +145,7 @@ def text_to_ids(text: str, hps) -> torch.Tensor:
     if not ids:
         raise SynthesisInputError(f"the text {text!r} cleans to nothing: no letter the model "
                                   f"can read")
-    if getattr(hps.data, "add_blank", False):
+    if hps.data.add_blank:
         ids = commons.intersperse(ids, len(symbols))
     return torch.LongTensor(ids)
 
@@ -234,20 +236,9 @@ def read_lines(path: str) -> list[tuple[int, str]]:
         return [(number, line.strip()) for number, line in enumerate(f, start=1) if line.strip()]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``synthesize`` command's options. Defined once, in ``glow_tts.__main__``, which keeps them free of
-    torch imports so that ``python -m glow_tts --help`` stays instant."""
-    from glow_tts.__main__ import add_synthesize_arguments
-
-    add_synthesize_arguments(parser)
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m glow_tts.inference -m RUN [TEXT | --file LINES] [--out DIR]``."""
-    parser = argparse.ArgumentParser(prog="glow_tts synthesize",
-                                     description="Korean text to WAV with a trained model (Griffin-Lim)")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return run(cli.parse("synthesize", argv))
 
 
 def run(args: argparse.Namespace) -> int:

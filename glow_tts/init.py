@@ -21,12 +21,11 @@ import os
 import torch
 from torch.utils.data import DataLoader
 
-from glow_tts import commons, utils
-from glow_tts.checkpoint import save_checkpoint
+from glow_tts import args as cli, commons, utils
+from glow_tts.checkpoint import RunLock, check_run, save_checkpoint
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
-from glow_tts.hparams import get_hparams
-from glow_tts.models import FlowGenerator_DDI
-from glow_tts.text.symbols import symbols
+from glow_tts.hparams import load_hparams, save_run_config
+from glow_tts.models import FlowGenerator_DDI, build_model
 
 __all__ = ["FlowGenerator_DDI", "main", "run_ddi"]
 
@@ -47,10 +46,7 @@ def run_ddi(hps, logger=None) -> str:
                               drop_last=True, collate_fn=TextMelCollate(1),
                               generator=torch.Generator().manual_seed(hps.train.seed))
 
-    generator = FlowGenerator_DDI(
-        len(symbols) + getattr(hps.data, "add_blank", False),
-        out_channels=hps.data.n_mel_channels,
-        **hps.model).to(device)
+    generator = build_model(hps, FlowGenerator_DDI).to(device)
     optimizer_g = commons.Adam(generator.parameters(), scheduler=hps.train.scheduler,
                                dim_model=hps.model.hidden_channels,
                                warmup_steps=hps.train.warmup_steps, lr=hps.train.learning_rate,
@@ -70,28 +66,25 @@ def run_ddi(hps, logger=None) -> str:
     return path
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``init`` command's options. Defined once, in ``glow_tts.__main__``, which keeps them free of
-    torch imports so that ``python -m glow_tts --help`` stays instant."""
-    from glow_tts.__main__ import add_init_arguments
-
-    add_init_arguments(parser)
-
-
 def launch(args: argparse.Namespace) -> str:
-    """Write ``MODEL_DIR/ddi_G.pth`` for the config and run directory in ``args``."""
-    hps = get_hparams(args=["-c", args.config, "-m", args.model] + (["--force"] if args.force else []))
-    logger = utils.get_logger(hps.model_dir)
-    logger.info(hps)
-    utils.check_git_hash(hps.model_dir, logger)
-    return run_ddi(hps, logger)
+    """Write ``MODEL_DIR/ddi_G.pth`` for the config and run directory in ``args``.
+
+    The config, the data and any checkpoint already in the run are checked before
+    ``config.json`` (or anything else) is written.
+    """
+    hps = load_hparams(args.config, args.model, force=args.force, write=False)
+    with RunLock(hps.model_dir):
+        check_run(hps, ddi=False)
+        save_run_config(hps, force=args.force)
+        logger = utils.get_logger(hps.model_dir)
+        logger.info(hps)
+        utils.check_git_hash(hps.model_dir, logger)
+        return run_ddi(hps, logger)
 
 
 def main(argv: list[str] | None = None) -> str:
     """``python -m glow_tts.init -c CONFIG -m MODEL_DIR``: write ``MODEL_DIR/ddi_G.pth``."""
-    parser = argparse.ArgumentParser(prog="glow_tts init", description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    return launch(parser.parse_args(argv))
+    return launch(cli.parse("init", argv))
 
 
 if __name__ == "__main__":

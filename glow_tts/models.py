@@ -467,3 +467,19 @@ def load_original_state_dict(model: nn.Module, state_dict: dict, strict: bool = 
             raise ValueError(f"state dict key {key!r} has shape {tuple(value.shape)} but the model "
                              f"expects {tuple(own[key].shape)}: was it saved with another config?")
     return model.load_state_dict(converted, strict=strict)
+
+
+# --- The one constructor ----------------------------------------------------------------
+
+def build_model(hps, model_class=None) -> FlowGenerator:
+    """``FlowGenerator`` (or ``model_class``, e.g. ``FlowGenerator_DDI``) for a config.
+
+    The vocabulary is the symbol table plus one blank id when ``data.add_blank`` is on (the
+    original spelled this ``len(symbols) + getattr(hps.data, "add_blank", False)`` wherever
+    it built a model); the mel channels come from ``data``, everything else from ``model``.
+    """
+    from glow_tts.text.symbols import symbols
+
+    model_class = model_class or FlowGenerator
+    return model_class(n_vocab=len(symbols) + int(hps.data.add_blank),
+                       out_channels=hps.data.n_mel_channels, **hps.model)

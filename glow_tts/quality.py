@@ -152,15 +152,9 @@ def evaluate_checkpoint(model_dir: str, checkpoint: str, filelist: str | None = 
     """Both figures for ``checkpoint`` of a run (e.g. ``ddi_G.pth``: the untrained model)
     on ``filelist`` (default: ``test.txt`` beside the run's training filelist)."""
     import torch
-    from glow_tts.checkpoint import load_checkpoint_dict
-    from glow_tts.hparams import get_hparams_from_dir
-    from glow_tts.inference import build_model
+    from glow_tts.inference import load_model
 
-    hps = get_hparams_from_dir(model_dir)
-    model = build_model(hps)
-    model.load_state_dict(load_checkpoint_dict(checkpoint)["model"])
-    model.eval()
-    model.store_inverse()
+    model, hps = load_model(model_dir, checkpoint)
     mean_frame = training_mean_mel(hps.data, hps.data.training_files)
     filelist = filelist or os.path.join(os.path.dirname(hps.data.training_files), "test.txt")
     with torch.no_grad():

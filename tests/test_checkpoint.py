@@ -284,3 +284,79 @@ def test_original_checkpoints_with_numpy_scalars_load_but_numpy_arrays_do_not(tm
     torch.save({"model": {}, "extra": np.zeros(3)}, arrays)
     with pytest.raises(CheckpointError, match=r"G_5\.pth.*refused"):
         load_checkpoint_dict(str(arrays))
+
+
+# --- One clear line from every command -----------------------------------------------------
+
+def test_a_checkpoint_that_does_not_fit_is_one_line_naming_the_file_and_the_first_keys(tmp_path):
+    model = make_model(0)
+    other = FlowGenerator(**{**SMALL, "hidden_channels": 24, "n_vocab": 20})
+    path = str(tmp_path / "G_3.pth")
+    save_checkpoint(other, None, 1.0, 3, path)
+    with pytest.raises(ckpt.CheckpointMismatchError) as info:
+        load_checkpoint(path, model, strict=True)
+    message = str(info.value)
+    assert "\n" not in message and "G_3.pth" in message
+    assert "encoder.emb.weight (20, 24) vs the model's (12, 16)" in message
+    assert "config" in message and "-m" in message   # says what to do
+
+    # strict: a missing key is refused too (the original's lenient load keeps it)
+    state = model.state_dict()
+    del state["encoder.proj_m.bias"]
+    torch.save({"model": state}, path)
+    with pytest.raises(ckpt.CheckpointMismatchError, match=r"1 model keys are missing \(first: encoder\.proj_m\.bias\)"):
+        load_checkpoint(path, make_model(1), strict=True)
+
+
+def test_damaged_checkpoints_raise_without_a_chained_traceback(tmp_path):
+    path = tmp_path / "G_4.pth"
+    path.write_bytes(random.Random(1).randbytes(3000))
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint_dict(str(path))
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert "\n" not in str(info.value)
+
+
+def test_run_lock_names_the_holder_and_takes_over_a_stale_one(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    run = tmp_path / "run"
+    run.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / ".lock").write_text(f"{holder.pid} {socket.gethostname()}")
+        with pytest.raises(ckpt.RunLockedError) as info:
+            with ckpt.RunLock(str(run)):
+                pass
+        assert f"process {holder.pid} on host {socket.gethostname()}" in str(info.value)
+        assert (run / ".lock").read_text() == f"{holder.pid} {socket.gethostname()}"
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder is gone (killed): its lock is stale and taken over, then released.
+    with ckpt.RunLock(str(run)):
+        assert (run / ".lock").read_text() == f"{os.getpid()} {socket.gethostname()}"
+        with ckpt.RunLock(str(run)):          # re-entering from the holder is allowed
+            pass
+        assert (run / ".lock").exists()
+    assert not (run / ".lock").exists()
+
+
+def test_stale_temporaries_are_removed_and_checkpoints_kept(tmp_path):
+    save_checkpoint(make_model(0), None, 1.0, 1, str(tmp_path / "G_1.pth"))
+    (tmp_path / ".G_2.pth.k3j4.tmp").write_bytes(b"half")
+    (tmp_path / "notes.tmp").write_bytes(b"not ours")
+    removed = ckpt.remove_stale_temporaries(str(tmp_path))
+    assert [os.path.basename(p) for p in removed] == [".G_2.pth.k3j4.tmp"]
+    assert sorted(os.listdir(tmp_path)) == ["G_1.pth", "notes.tmp"]
+
+
+def test_pruning_keeps_the_newest_and_copies_the_user_made(tmp_path):
+    for step in (1, 2, 3, 10):
+        (tmp_path / f"G_{step}.pth").write_bytes(b"")
+    (tmp_path / "G_2_best.pth").write_bytes(b"")
+    deleted = ckpt.prune_checkpoints(str(tmp_path), 2)
+    assert sorted(os.path.basename(p) for p in deleted) == ["G_1.pth", "G_2.pth"]
+    assert sorted(os.listdir(tmp_path)) == ["G_10.pth", "G_2_best.pth", "G_3.pth"]
+    assert ckpt.prune_checkpoints(str(tmp_path), 0) == []

@@ -205,7 +205,7 @@ def test_corpus_cli(tmp_path):
     assert "corpus" in result.stderr and "3/3" in result.stderr  # the tqdm bar
     assert read_lines(str(tmp_path / "out/filelists/train.txt"))[0].startswith("../1/1_0000.wav|")
     bad = run_cli("corpus", "--out", "out2", "--limit", "0", cwd=str(tmp_path))
-    assert bad.returncode == 1 and "limit must be at least 1" in bad.stderr
+    assert bad.returncode == 2 and "limit must be at least 1" in bad.stderr
     assert "Traceback" not in bad.stderr
 
 
@@ -376,7 +376,7 @@ def test_prepare_kss_malformed_lines_and_missing_transcript(kss_fixture, tmp_pat
     with pytest.raises(KssError, match=r"no transcript\.v\.1\.\*\.txt in"):
         find_transcript(str(empty))
     result = run_cli("prepare-kss", str(empty), "--out", str(tmp_path / "none"))
-    assert result.returncode == 1 and "no transcript.v.1.*.txt" in result.stderr
+    assert result.returncode == 2 and "no transcript.v.1.*.txt" in result.stderr
     assert "Traceback" not in result.stderr
 
 

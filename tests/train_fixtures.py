@@ -62,11 +62,30 @@ def write_config(hps: HParams, path: str) -> str:
     return path
 
 
+class Recorder:
+    """``on_step`` callback of ``train_and_eval``: keeps every step's losses and the dataset
+    indices trained on (the training loop itself keeps neither)."""
+
+    def __init__(self) -> None:
+        self.losses: list = []   # [step, l_mle, l_length]
+        self.seen: list = []     # dataset indices, in training order
+
+    def __call__(self, step: int, losses: list, indices: list) -> None:
+        self.losses.append([step, *losses])
+        self.seen.extend(indices)
+
+
+def train_recorded(rank: int, world_size: int, hps: HParams) -> dict:
+    """``train_and_eval`` with its result plus ``"losses"`` and ``"seen"`` of every step."""
+    from glow_tts.train import train_and_eval
+    recorder = Recorder()
+    result = train_and_eval(rank, world_size, hps, on_step=recorder)
+    return {**result, "losses": recorder.losses, "seen": recorder.seen}
+
+
 def spawned_rank(rank: int, world_size: int, hps: HParams, out_dir: str) -> None:
     """``mp.spawn`` target: train as ``rank`` and save its parameters and shard."""
-    from glow_tts.train import train_and_eval
-    result = train_and_eval(rank, world_size, hps)
-    save_rank_result(result, rank, out_dir)
+    save_rank_result(train_recorded(rank, world_size, hps), rank, out_dir)
 
 
 def save_rank_result(result: dict, rank: int, out_dir: str) -> None:

@@ -42,11 +42,11 @@ import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 import glow_tts.train
 from glow_tts import commons
 from glow_tts.corpus import build_corpus
-from glow_tts.data_utils import TextMelLoader
+from glow_tts.data_utils import TextMelLoader, build_train_loader
 from glow_tts.hparams import get_hparams_from_file
 from glow_tts.models import FlowGenerator
 from glow_tts.text.symbols import symbols
-from glow_tts.train import build_train_loader, train_and_eval
+from glow_tts.train import train_and_eval
 
 torch.set_num_threads(1)
 
@@ -99,7 +99,9 @@ os.makedirs(hps.model_dir)
 
 # %%
 dataset = TextMelLoader(hps.data.training_files, hps.data)
-sampler, train_loader = build_train_loader(hps, dataset, rank=0, world_size=1)
+sampler, train_loader = build_train_loader(dataset, hps.train.batch_size,
+                                           hps.train.num_workers, hps.train.seed,
+                                           rank=0, world_size=1)
 sampler.set_epoch(1)
 x, x_lengths, y, y_lengths = next(iter(train_loader))
 B = hps.train.batch_size
@@ -194,25 +196,29 @@ def watched_forward(self, x, x_lengths, *args, gen=False, **kwargs):
 
 
 FlowGenerator.forward = watched_forward
+step_losses = []   # on_step: the loop calls it after every update with the step's losses
 try:
-    result = train_and_eval(0, 1, hps)
+    result = train_and_eval(0, 1, hps,
+                            on_step=lambda step, ls, _: step_losses.append([step, *ls]))
 finally:
     FlowGenerator.forward = real_forward
 print("steps:", result["global_step"], "| epochs:", result["epoch"],
       "| forward calls:", len(calls), "| files:", sorted(os.listdir(hps.model_dir)))
 
 # %% [markdown]
-# `train_and_eval` returns what it did: the losses of every step, the global step and the
-# trained model (a convenience of ours, for tests and the demo). Twelve steps:
+# `train_and_eval` returns the global step and the trained model (a convenience of ours,
+# for tests and the demo); the losses of every step came through `on_step`. Twelve steps:
 
 # %%
-steps, mle_losses, duration_losses = zip(*result["losses"])
+steps, mle_losses, duration_losses = zip(*step_losses)
 print([f"{m:.2f}" for m in mle_losses])
 assert list(steps) == list(range(1, 13))
 assert result["global_step"] == 12 and result["epoch"] == 2
 assert all(torch.isfinite(torch.tensor(v)) for v in mle_losses + duration_losses)
 
 # %% [markdown]
+# <a id="claim-2-1-3-train-and-eval"></a>
+#
 # ## `train()` and `eval()`
 #
 # `train` calls `generator.train()` before its loop; `evaluate` calls
@@ -231,6 +237,8 @@ assert eval_calls and not any(c["grad"] for c in eval_calls)
 # %% [markdown]
 # ## When the gen sample runs
 #
+# <a id="claim-2-2-2-gen-sample"></a>
+#
 # > **The notes say** (§2.2.2) that the line
 # > `(y_gen, *_), *_ = generator.module(x[:1], x_lengths[:1], gen=True)` runs when
 # > `batch_idx` is 0. **In fact** the original runs it under
@@ -240,7 +248,8 @@ assert eval_calls and not any(c["grad"] for c in eval_calls)
 # > whole run, `(global_step - 1) % log_interval == 0`, which is the same rule in the
 # > first epoch and does not restart every epoch. And ours runs the sample in
 # > **eval mode under `torch.inference_mode()`**, where the original generated in train
-# > mode (dropout on) with autograd recording.
+# > mode (dropout on) with autograd recording. So: **Partly right**: batch 0 is one of the
+# > batches that run it (on rank 0), not the only one.
 #
 # Our run has 9 batches per epoch, `log_interval = 4` and 12 steps. To apply the
 # original's rule we walk the real training loader over the same two epochs the way the

@@ -43,10 +43,12 @@ from glow_tts.audio import MelSpectrogram
 from glow_tts.checkpoint import load_checkpoint
 from glow_tts.corpus import build_corpus
 from glow_tts.hparams import get_hparams_from_file
-from glow_tts.inference import build_model, mel_to_wav, synthesize, text_to_ids
+from glow_tts.inference import mel_to_wav, synthesize, text_to_ids
 from glow_tts.init import run_ddi
 from glow_tts.text import sequence_to_text
-from glow_tts.train import checkpoint_paths, train_and_eval
+from glow_tts.models import build_model
+from glow_tts.checkpoint import checkpoint_paths
+from glow_tts.train import train_and_eval
 
 torch.set_num_threads(1)
 QUICK = os.environ.get("GLOW_TTS_QUICK") == "1"
@@ -79,9 +81,10 @@ hps.train.use_cuda = False
 hps.model_dir = os.path.join(work, "run")
 os.makedirs(hps.model_dir)
 run_ddi(hps)
-trained = train_and_eval(0, 1, hps)
+last_losses = {}
+trained = train_and_eval(0, 1, hps, on_step=lambda step, l, _: last_losses.update(mle=l[0], duration=l[1]))
 checkpoint = checkpoint_paths(hps.model_dir)[0]
-print(checkpoint, "| last losses (mle, duration):", [round(v, 3) for v in trained["losses"][-1][1:]])
+print(checkpoint, "| last losses:", {k: round(v, 3) for k, v in last_losses.items()})
 
 # %% [markdown]
 # ## Loading, as the notebook does

@@ -12,15 +12,16 @@
 # # The whole of `train.py` in one picture
 #
 # *Reviews:* the original `train.py` from top to bottom: `main`, `train_and_eval`,
-# `train`, `evaluate`. Ours: `glow_tts/train.py` (`main`/`launch`,
-# `spawn_with_free_port`, `train_and_eval`, `build_train_loader`, `train`, `log_sample`,
-# `evaluate`).
+# `train`, `evaluate`. Ours: `glow_tts/train.py` (`main`, `train_and_eval`, `train`,
+# `evaluate`, and their helpers `resume` and `save`), with launching in
+# `glow_tts/distributed.py` (`launch`, `spawn_with_free_port`) and the loader in
+# `glow_tts/data_utils.py` (`build_train_loader`).
 #
 # You will learn the path from the command line to a saved checkpoint: every function
 # called on the way, in order, and the tensors that flow between them, drawn as one
 # diagram. The diagram is not a drawing made by hand: it is generated from a list of steps,
 # and the asserts check that list against the code (each name exists, the signatures are
-# the ones shown, and the calls appear in `glow_tts/train.py` in the order drawn).
+# the ones shown, and the calls appear in the code in the order drawn).
 #
 # covers: T30
 
@@ -30,7 +31,7 @@ import functools
 import inspect
 import io
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
+import glow_tts.fonts.register  # noqa: F401  (NanumGothic for Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
 import torch.distributed
@@ -43,11 +44,15 @@ import glow_tts
 import glow_tts.checkpoint
 import glow_tts.commons
 import glow_tts.data_utils
+import glow_tts.distributed
 import glow_tts.hparams
 import glow_tts.models
 import glow_tts.train
 import glow_tts.utils
+from glow_tts import distributed as D
 from glow_tts import train as T
+from glow_tts.data_utils import build_train_loader
+from glow_tts.models import build_model
 
 # %% [markdown]
 # ## The steps
@@ -64,13 +69,15 @@ from glow_tts import train as T
 STEPS = [
     # ① launching
     (0, "명령줄\npython -m glow_tts train -c CONFIG -m NAME",
-     ["glow_tts.train.main", "glow_tts.train.add_arguments"], []),
-    (0, "launch -> get_hparams(-c, -m)\n-> hps (HParams), model_dir, config.json",
-     ["glow_tts.train.launch", "glow_tts.hparams.get_hparams"], [(T.launch, "get_hparams(")]),
+     ["glow_tts.train.main", "glow_tts.args.add_train_arguments"], []),
+    (0, "main -> load_hparams(-c, -m) -> hps (HParams);\ncheck_run; model_dir/config.json",
+     ["glow_tts.hparams.load_hparams", "glow_tts.checkpoint.check_run"],
+     [(T.main, "load_hparams("), (T.main, "check_run("), (T.main, "save_run_config(")]),
     (0, "MASTER_ADDR / MASTER_PORT\nmp.spawn(train_and_eval, nprocs, args=(n_gpus, hps))",
-     ["glow_tts.train.spawn_with_free_port", "torch.multiprocessing.spawn"],
-     [(T.launch, "spawn_with_free_port("), (T.spawn_with_free_port, "MASTER_ADDR"),
-      (T.spawn_with_free_port, "MASTER_PORT"), (T.spawn_with_free_port, "mp.spawn(")]),
+     ["glow_tts.distributed.spawn_with_free_port", "torch.multiprocessing.spawn"],
+     [(T.main, "distributed.launch("), (D.launch, "spawn_with_free_port("),
+      (D.spawn_with_free_port, "MASTER_ADDR"), (D.spawn_with_free_port, "MASTER_PORT"),
+      (D.spawn_with_free_port, "mp.spawn(")]),
     (0, "train_and_eval(rank, n_gpus, hps)\n(rank: 프로세스 번호, spawn이 첫 인자로 전달)",
      ["glow_tts.train.train_and_eval"], []),
     (0, "rank 0만: get_logger, check_git_hash,\nSummaryWriter(model_dir), SummaryWriter(model_dir/eval)",
@@ -83,32 +90,34 @@ STEPS = [
     (0, "dist.init_process_group(backend, 'env://',\nworld_size, rank)  (world_size > 1)",
      ["torch.distributed.init_process_group"], [(T.train_and_eval, "dist.init_process_group(")]),
     (0, "torch.manual_seed(seed)\n(모든 rank가 같은 seed: 같은 초기 가중치)",
-     ["torch.manual_seed"], [(T._train_and_eval, "torch.manual_seed(")]),
+     ["torch.manual_seed"], [(T.train_and_eval, "torch.manual_seed(")]),
     # ② data and model
     (1, "TextMelLoader(training_files, hps.data)\n[i] -> (text [T_x], mel [80, T_y])",
-     ["glow_tts.data_utils.TextMelLoader"], [(T._train_and_eval, "TextMelLoader(hps.data.training_files")]),
+     ["glow_tts.data_utils.TextMelLoader"], [(T.train_and_eval, "TextMelLoader(hps.data.training_files")]),
     (1, "DistributedSampler(dataset, num_replicas,\nrank, shuffle=True)",
-     ["torch.utils.data.distributed.DistributedSampler", "glow_tts.train.build_train_loader"],
-     [(T._train_and_eval, "build_train_loader("), (T.build_train_loader, "DistributedSampler(")]),
+     ["torch.utils.data.distributed.DistributedSampler", "glow_tts.data_utils.build_train_loader"],
+     [(T.train_and_eval, "build_train_loader("), (build_train_loader, "DistributedSampler(")]),
     (1, "DataLoader(batch_size, drop_last=True, sampler,\ncollate_fn=TextMelCollate(1))",
      ["torch.utils.data.DataLoader", "glow_tts.data_utils.TextMelCollate"],
-     [(T.build_train_loader, "DataLoader("), (T.build_train_loader, "TextMelCollate(1)")]),
+     [(build_train_loader, "DataLoader("), (build_train_loader, "TextMelCollate(1)")]),
     (1, "rank 0만: 검증용 TextMelLoader + DataLoader",
-     [], [(T._train_and_eval, "TextMelLoader(hps.data.validation_files")]),
-    (1, "FlowGenerator(n_vocab, out_channels=80,\n**hps.model)",
-     ["glow_tts.models.FlowGenerator"], [(T._train_and_eval, "FlowGenerator(")]),
+     [], [(T.train_and_eval, "TextMelLoader(hps.data.validation_files")]),
+    (1, "build_model(hps): FlowGenerator(n_vocab,\nout_channels=80, **hps.model)",
+     ["glow_tts.models.FlowGenerator", "glow_tts.models.build_model"],
+     [(T.train_and_eval, "build_model("), (build_model, "FlowGenerator")]),
     (1, "commons.Adam(parameters, noam, dim_model,\nwarmup_steps, lr, betas, eps)",
-     ["glow_tts.commons.Adam"], [(T._train_and_eval, "commons.Adam(")]),
-    (1, "최신 G_*.pth 불러오기\n없으면 ddi_G.pth (init.py의 결과)",
-     ["glow_tts.train.load_newest_checkpoint", "glow_tts.checkpoint.load_checkpoint_dict"],
-     [(T._train_and_eval, "load_newest_checkpoint("), (T._train_and_eval, "ddi_G.pth")]),
+     ["glow_tts.commons.Adam"], [(T.train_and_eval, "commons.Adam(")]),
+    (1, "resume: 최신 G_*.pth 불러오기\n없으면 ddi_G.pth (init.py의 결과)",
+     ["glow_tts.train.resume", "glow_tts.checkpoint.load_newest_checkpoint",
+      "glow_tts.checkpoint.load_checkpoint_dict"],
+     [(T.train_and_eval, "resume("), (T.resume, "load_newest_checkpoint("), (T.resume, "ddi_G.pth")]),
     (1, "DDP(generator)  (world_size > 1)",
-     ["torch.nn.parallel.DistributedDataParallel"], [(T._train_and_eval, "DDP(generator")]),
+     ["torch.nn.parallel.DistributedDataParallel"], [(T.train_and_eval, "DDP(generator")]),
     # ③ the loop
-    (2, "for epoch in range(epoch_str, epochs + 1)", [], [(T._train_and_eval, "for epoch in range(")]),
+    (2, "for epoch in range(epoch_str, epochs + 1)", [], [(T.train_and_eval, "for epoch in range(")]),
     (2, "train(rank, epoch, …):\nsampler.set_epoch(epoch); generator.train()",
      ["glow_tts.train.train"],
-     [(T._train_and_eval, "train(rank, epoch"), (T.train, "sampler.set_epoch(epoch)"),
+     [(T.train_and_eval, "train(rank, epoch"), (T.train, "sampler.set_epoch(epoch)"),
       (T.train, "generator.train()")]),
     (2, "for batch_idx, (x [B,T_x], x_lengths [B],\ny [B,80,T_y], y_lengths [B])",
      [], [(T.train, "for batch_idx, (x, x_lengths, y, y_lengths) in enumerate(train_loader")]),
@@ -122,16 +131,16 @@ STEPS = [
      ["glow_tts.commons.clip_grad_value_"],
      [(T.train, "loss_g.backward()"), (T.train, "commons.clip_grad_value_("), (T.train, "optimizer_g.step()")]),
     (2, "rank 0, log_interval마다: module(x[:1], x_lengths[:1],\ngen=True) -> y_gen; utils.summarize(writer)",
-     ["glow_tts.train.log_sample", "glow_tts.train.unwrap", "glow_tts.utils.summarize"],
-     [(T.train, "log_interval"), (T.train, "log_sample("), (T.log_sample, "unwrap(generator)"),
-      (T.log_sample, "gen=True"), (T.log_sample, "utils.summarize(")]),
+     ["glow_tts.train.unwrap", "glow_tts.utils.summarize"],
+     [(T.train, "log_interval"), (T.train, "unwrap(generator)"),
+      (T.train, "gen=True"), (T.train, "utils.summarize(")]),
     (2, "evaluate (rank 0): eval(), no_grad,\n검증 손실 -> writer_eval",
      ["glow_tts.train.evaluate"],
-     [(T._train_and_eval, "evaluate(rank, epoch"), (T.evaluate, "generator.eval()"),
+     [(T.train_and_eval, "evaluate(rank, epoch"), (T.evaluate, "generator.eval()"),
       (T.evaluate, "torch.no_grad()"), (T.evaluate, "writer=writer_eval")]),
     (2, "save_checkpoint -> model_dir/G_{step}.pth",
-     ["glow_tts.train.save_training_checkpoint", "glow_tts.checkpoint.save_checkpoint"],
-     [(T._train_and_eval, "save_training_checkpoint("), (T.save_training_checkpoint, "save_checkpoint(")]),
+     ["glow_tts.train.save", "glow_tts.checkpoint.save_checkpoint"],
+     [(T.train_and_eval, "save(hps"), (T.save, "save_checkpoint(")]),
 ]
 len(STEPS)
 
@@ -230,7 +239,7 @@ parameters = lambda f: list(inspect.signature(f).parameters)  # noqa: E731
 print(parameters(T.train_and_eval), parameters(T.train), parameters(T.evaluate), sep="\n")
 
 # %%
-assert parameters(T.train_and_eval) == ["rank", "n_gpus", "hps"]
+assert parameters(T.train_and_eval)[:3] == ["rank", "n_gpus", "hps"]
 original_train = ["rank", "epoch", "hps", "generator", "optimizer_g", "train_loader", "logger", "writer"]
 assert parameters(T.train)[:8] == original_train
 assert parameters(T.evaluate)[:8] == ["rank", "epoch", "hps", "generator", "optimizer_g", "val_loader",
@@ -256,9 +265,9 @@ for _, label, _, anchors in STEPS:
 print({f.__name__: p for f, p in positions.items()})
 
 # %%
-# nine functions: launch, spawn_with_free_port, train_and_eval, _train_and_eval,
-# build_train_loader, train, log_sample, evaluate, save_training_checkpoint
-assert len(positions) == 9
+# ten functions: main, launch, spawn_with_free_port, train_and_eval, build_train_loader,
+# build_model, resume, train, evaluate, save
+assert len(positions) == 10
 # The command line: `main` parses -c/-m as drawn.
 help_text = io.StringIO()
 with contextlib.redirect_stdout(help_text), contextlib.suppress(SystemExit):
@@ -285,6 +294,6 @@ assert "-c CONFIG" in help_text.getvalue() and "-m MODEL" in help_text.getvalue(
 # > says which step moved.
 
 # %%
-ours_loads_first = sources[T._train_and_eval].find("load_newest_checkpoint(") < \
-    sources[T._train_and_eval].find("DDP(generator")
+ours_loads_first = sources[T.train_and_eval].find("resume(") < \
+    sources[T.train_and_eval].find("DDP(generator")
 assert ours_loads_first

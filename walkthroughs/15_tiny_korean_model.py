@@ -40,7 +40,7 @@ import tempfile
 import time
 
 # noqa: F401  (a Hangul font: figure titles quote Korean sentences)
-import koreanize_matplotlib
+import glow_tts.fonts.register
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -53,7 +53,8 @@ from glow_tts.checkpoint import load_checkpoint
 from glow_tts.corpus import build_corpus
 from glow_tts.data_utils import load_filepaths_and_text
 from glow_tts.hparams import get_hparams_from_file
-from glow_tts.inference import build_model, synthesize, text_to_ids
+from glow_tts.inference import synthesize, text_to_ids
+from glow_tts.models import build_model
 from glow_tts.init import run_ddi
 from glow_tts.train import train_and_eval
 
@@ -162,19 +163,18 @@ print(watch_text, "| distance from the diagonal at step 0:", round(distances[0],
 # ## Training
 #
 # `train_and_eval(0, 1, hps)`: rank 0 of one process, as `python -m glow_tts train` runs
-# it on a CPU. It returns the losses of the steps it ran (a list of
-# `[step, l_mle, l_length]`).
+# it on a CPU. Its `on_step` callback receives each step's number and losses; we keep
+# them as a list of `[step, l_mle, l_length]`.
 
 # %%
 losses = []
 for target in SNAPSHOTS[1:]:
     hps.train.max_steps = target
-    result = train_and_eval(0, 1, hps)
-    losses += result["losses"]
+    result = train_and_eval(0, 1, hps, on_step=lambda step, l, _: losses.append([step, *l]))
     model = result["generator"]
     snapshots[target] = alignment(model, watch_path, watch_text)
     distances[target] = mean_distance(model, test_items[:6])
-    print(f"step {target}: loss {sum(result['losses'][-1][1:]):.3f}, "
+    print(f"step {target}: loss {sum(losses[-1][1:]):.3f}, "
           f"distance from the diagonal {distances[target]:.3f}, "
           f"{time.perf_counter() - t_start:.0f} s")
 

@@ -40,11 +40,10 @@ from torch.overrides import TorchFunctionMode
 
 from glow_tts import modules, utils
 from glow_tts.audio import load_wav
-from glow_tts.checkpoint import latest_checkpoint_path, save_checkpoint
+from glow_tts.checkpoint import CheckpointError, latest_checkpoint_path, load_newest_checkpoint, save_checkpoint
 from glow_tts.hparams import ConfigError, get_hparams
 from glow_tts.models import (FlowGenerator, convert_original_state_dict,
                              to_original_state_dict)
-from glow_tts.train import TrainingError, load_newest_checkpoint
 
 workdir = tempfile.mkdtemp(prefix="glow_tts_16_")
 
@@ -236,7 +235,7 @@ os.remove(os.path.join(run_dir, "G_100.pth"))
 try:
     load_newest_checkpoint(run_dir, log)
     resume_error = None
-except TrainingError as error:
+except CheckpointError as error:
     resume_error = str(error)
 assert resume_error is not None and "G_200.pth" in resume_error
 
