@@ -35,6 +35,7 @@ import importlib.util
 import json
 import os
 import pickle
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,7 @@ from glow_tts.hparams import get_hparams_from_file
 from glow_tts.models import FlowGenerator
 from glow_tts.text.symbols import symbols
 from glow_tts.train import unwrap
+from glow_tts.utils import check_git_hash
 
 torch.set_num_threads(1)
 work = tempfile.mkdtemp(prefix="glow_tts_12r_")
@@ -165,6 +167,9 @@ print("step 0, first weight's gradient: rank 0 alone", round(float(g0[0][0, 0]),
 # parameters are bit for bit the same on both ranks after every step. Note what did *not*
 # happen: no gradient was computed by the backend. Each process ran its own autograd;
 # gloo only moved and summed the results (NCCL does the same on GPUs).
+
+# %% [markdown]
+# <a id="claim-2-1-3-rank0-files"></a>
 #
 # ## A real two-rank training run: who writes what
 #
@@ -270,6 +275,39 @@ assert any(n.startswith("G_") and n.endswith(".pth") for n in names)
 # Rank 1 trained every step (it must: its gradients are half of every all-reduce) but did
 # not write a single file in the run folder. Everything there came from rank 0: the log,
 # the commit, the checkpoints, and one TensorBoard event file in each of the two folders.
+
+# %% [markdown]
+# <a id="claim-2-1-3-check-git-hash"></a>
+#
+# > **The notes say** (§2.1.3) that `check_git_hash`, through `subprocess.getoutput`,
+# > returns the stdout and stderr of subprocesses. **Partly right**:
+# > `subprocess.getoutput(cmd)` does return one shell command's stdout and stderr, merged
+# > into one string (the exit status dropped, the last newline stripped). But
+# > `check_git_hash` uses it only to read the current commit with `git rev-parse HEAD`;
+# > it writes that to `model_dir/githash` on the first run, warns when a later run's
+# > commit differs, and returns nothing (original `utils.py`, lines 194–211; ours returns
+# > the hash, or `None` outside a git checkout). Merging stderr has a cost there: the
+# > original checks that its *source* folder is a git checkout but runs `git` in the
+# > *current* folder, so started from another folder it records git's error message as
+# > the "hash".
+
+# %%
+both = "import sys; print(1, flush=True); print(2, file=sys.stderr); sys.exit(3)"
+merged = subprocess.getoutput(f"{shlex.quote(sys.executable)} -c {shlex.quote(both)}")
+elsewhere = tempfile.mkdtemp(prefix="glow_tts_no_git_")
+outside = subprocess.getoutput(f"cd {shlex.quote(elsewhere)} && git rev-parse HEAD")
+with open(os.path.join(hps.model_dir, "githash")) as f:
+    saved_hash = f.read()
+print(repr(merged), "|", outside, "|", saved_hash)
+
+# %%
+assert merged == "1\n2"                                    # stdout and stderr, one string
+assert outside.startswith("fatal: not a git repository")   # an error, as text
+assert check_git_hash(hps.model_dir) == saved_hash         # the commit rank 0 recorded
+assert len(saved_hash) == 40 and set(saved_hash) <= set("0123456789abcdef")  # commit id
+
+# %% [markdown]
+# <a id="claim-2-1-3-summarywriter"></a>
 #
 # ## What TensorBoard reads
 #
