@@ -299,7 +299,8 @@ for key, caller, callee in ours:
 #
 # Left, the original (line numbers of its `train.py`); right, ours as recorded: the
 # function called and, after the arrow, the function that called it. A line joins the same step on both sides. Where lines
-# cross, the order differs; a step with no partner did not happen on that side.
+# cross, the order differs (red); a step with no partner did not happen on that side
+# (yellow: a step of ours the original does not have).
 
 # %% tags=["plot"]
 row_of_ours = {key: row for row, (key, _, _) in enumerate(ours)}
@@ -319,7 +320,8 @@ for row, (key, label, line) in enumerate(ORIGINAL):
 for row, (key, caller, callee) in enumerate(ours):
     if callee.startswith("torch."):              # torch.a.b.Class.method -> Class.method
         callee = ".".join(callee.split(".")[-2:])
-    box(right_x, row, f"{callee}  <- {caller}"[:74], "#fbe5d6")
+    colour = "#fff2b3" if key not in {k for k, _, _ in ORIGINAL} else "#fbe5d6"
+    box(right_x, row, f"{callee}  <- {caller}"[:74], colour)
 for row, (key, _, _) in enumerate(ORIGINAL):
     if key in row_of_ours:
         other = row_of_ours[key]
