@@ -150,7 +150,7 @@ def export_model(model, hps, out_dir: str, source: dict | None = None) -> dict:
         "format": 1, "opset": OPSET, "n_sqz": model.n_sqz, "out_channels": model.out_channels,
         "n_vocab": model.n_vocab, "text_cleaners": list(d.text_cleaners),
         "add_blank": bool(d.add_blank),
-        "audio": {k: d[k] for k in ("sampling_rate", "filter_length", "hop_length", "win_length",
+        "audio": {k: getattr(d, k) for k in ("sampling_rate", "filter_length", "hop_length", "win_length",
                                     "mel_fmin", "mel_fmax")},
         "source": source or {},
     }
@@ -176,6 +176,9 @@ class OnnxSynthesizer:
         if threads is not None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+        # Idle worker threads spin by default: on a shared, loaded machine that steals the
+        # cores the busy threads need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CPUExecutionProvider"]
         self.encoder = ort.InferenceSession(os.path.join(export_dir, ENCODER_FILE), options,
                                             providers=providers)
