@@ -235,8 +235,10 @@ def run(args: argparse.Namespace) -> int:
     newest good checkpoint of RUN (or ``--checkpoint``) into DIR via a temporary folder,
     so a failed export leaves no half-written DIR."""
     from glow_tts import args as cli
-    from glow_tts.checkpoint import checkpoint_step, load_newest_checkpoint
-    from glow_tts.inference import load_model
+    from glow_tts.checkpoint import (checkpoint_step, load_checkpoint_dict, load_newest_checkpoint,
+                                     load_weights)
+    from glow_tts.hparams import get_hparams_from_dir
+    from glow_tts.models import build_model
 
     model_dir = cli.model_dir_of(args.model)
     if not os.path.isdir(model_dir):
@@ -249,13 +251,22 @@ def run(args: argparse.Namespace) -> int:
     if os.path.isdir(args.out) and os.listdir(args.out):
         raise ExportError(f"--out {args.out} is not empty; give a new or empty folder "
                           f"(an export never overwrites files)")
+    if not os.path.isfile(os.path.join(model_dir, "config.json")):
+        raise ExportError(f"no config.json in {model_dir}: not a training run folder")
     checkpoint = args.checkpoint
     if checkpoint is None:
-        checkpoint, _ = load_newest_checkpoint(model_dir)   # skips a corrupt newest one
+        checkpoint, state = load_newest_checkpoint(model_dir)   # skips a corrupt newest one
         if checkpoint is None:
             raise ExportError(f"no G_<step>.pth checkpoint in {model_dir}; train first "
                               f"(python -m glow_tts train -c CONFIG -m {args.model})")
-    model, hps = load_model(model_dir, checkpoint)   # CheckpointError, ConfigError
+    else:
+        state = load_checkpoint_dict(checkpoint)
+    # As inference.load_model (not imported: inference imports this module for its backend).
+    hps = get_hparams_from_dir(model_dir)
+    model = build_model(hps)
+    load_weights(model, state["model"], checkpoint)   # CheckpointError if it does not fit
+    model.eval()
+    model.store_inverse()
     if getattr(model, "n_speakers", 0) > 1:
         raise ExportError("multi-speaker models (n_speakers > 1) cannot be exported yet")
     source = {"run": os.path.abspath(model_dir), "checkpoint": os.path.basename(checkpoint),

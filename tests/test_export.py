@@ -152,4 +152,8 @@ def test_export_refuses_bad_input_and_writes_nothing(tmp_path, capsys):
     _fails(["export", "-m", run, "--out", str(tmp_path / "o2"), "--checkpoint",
             str(tmp_path / "G_9.pth")], capsys, "no such file")
     assert not (tmp_path / "o2").exists()
-    assert sorted(os.listdir(tmp_path)) == ["empty_run", "out", "run"]   # no stray temp folder
+    (tmp_path / "file").write_text("")
+    _fails(["export", "-m", run, "--out", str(tmp_path / "file")], capsys, "is a file")
+    (empty_run / "config.json").unlink()
+    _fails(["export", "-m", str(empty_run), "--out", str(tmp_path / "o3")], capsys, "no config.json")
+    assert sorted(os.listdir(tmp_path)) == ["empty_run", "file", "out", "run"]   # no stray temp folder
