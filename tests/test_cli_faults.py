@@ -210,6 +210,9 @@ def config_rows(command: str) -> list[Row]:
     return rows
 
 
+INIT_ROWS = {"config-missing", "config-batch-size-0", "filelist-missing", "text-cleans-to-nothing",
+             "wav-all-silent", "wav-zero-bytes"}
+
 ROWS: list[Row] = [
     # prepare-kss
     Row("prepare-kss-missing-folder", ["prepare-kss", "{ws}/nope", "--out", "{ws}/out"],
@@ -239,7 +242,9 @@ ROWS: list[Row] = [
     Row("corpus-out-is-a-file", ["corpus", "--out", "{ws}/cfg.json", "--limit", "1"],
         r"output path .*cfg\.json exists and is not a folder"),
     # init and train
-    *config_rows("init"),
+    # init reads the config and the data exactly as train does (the same two functions):
+    # a few rows show it reports them the same way, train gets the whole set.
+    *[row for row in config_rows("init") if row.id.split("-", 1)[1] in INIT_ROWS],
     *config_rows("train"),
     Row("init-44k-audio-is-resampled", ["init", "-c", "{ws}/cfg.json", "-m", "{ws}/r"], r"ddi_G\.pth",
         setup=lambda ws: [write_tone(os.path.join(ws, "corpus", "wavs", f"{i}.wav"), 1.0 + 0.1 * i,

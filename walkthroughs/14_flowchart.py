@@ -66,7 +66,7 @@ ORIGINAL = [  # (key, label, line in the original train.py)
     ("loader", "DataLoader(..., collate_fn=TextMelCollate(1), drop_last=True)", 57),
     ("model", "models.FlowGenerator(n_vocab, out_channels, **hps.model)", 66),
     ("optimizer", "commons.Adam(parameters, noam, ...)", 70),
-    ("ddp", "generator = DDP(generator)", 73),
+    ("ddp", "generator = DDP(generator)  (apex's DDP)", 73),
     ("resume", "load the newest G_*.pth, else ddi_G.pth", 77),
     ("train", "for epoch: train(rank, epoch, ...)", 88),
     ("set_epoch", "train_loader.sampler.set_epoch(epoch)", 96),
@@ -140,11 +140,12 @@ class CallRecorder:
                 self.calls.append(pair)
 
     def __enter__(self):
+        self._before = sys.getprofile()           # put back whatever was there
         sys.setprofile(self)
         return self
 
     def __exit__(self, *exc):
-        sys.setprofile(None)
+        sys.setprofile(self._before)
 
 # %% [markdown]
 # ## The micro run
@@ -298,7 +299,8 @@ for key, caller, callee in ours:
 #
 # Left, the original (line numbers of its `train.py`); right, ours as recorded: the
 # function called and, after the arrow, the function that called it. A line joins the same step on both sides. Where lines
-# cross, the order differs; a step with no partner did not happen on that side.
+# cross, the order differs (red); a step with no partner did not happen on that side
+# (yellow: a step of ours the original does not have).
 
 # %% tags=["plot"]
 row_of_ours = {key: row for row, (key, _, _) in enumerate(ours)}
@@ -318,7 +320,8 @@ for row, (key, label, line) in enumerate(ORIGINAL):
 for row, (key, caller, callee) in enumerate(ours):
     if callee.startswith("torch."):              # torch.a.b.Class.method -> Class.method
         callee = ".".join(callee.split(".")[-2:])
-    box(right_x, row, f"{callee}  <- {caller}"[:74], "#fbe5d6")
+    colour = "#fff2b3" if key not in {k for k, _, _ in ORIGINAL} else "#fbe5d6"
+    box(right_x, row, f"{callee}  <- {caller}"[:74], colour)
 for row, (key, _, _) in enumerate(ORIGINAL):
     if key in row_of_ours:
         other = row_of_ours[key]
@@ -377,11 +380,12 @@ assert in_order("train", "evaluate", "save")
 assert in_order("group", "seed", "dataset", "model", "optimizer")
 
 # %% [markdown]
-# One crossing: the original wraps the model in `DDP` and *then* loads a checkpoint into
-# it; ours loads first and wraps after. Building DDP broadcasts rank 0's parameters to
-# every rank, so loading first means the weights every rank starts from are the ones the
-# checkpoint holds, read by each rank, and DDP's broadcast only confirms them; it also
-# keeps the loader away from DDP's `module.` prefix.
+# One crossing: the original wraps the model in apex's `DDP` and *then* loads a
+# checkpoint into it; ours loads first and wraps after. Both end with the same weights on
+# every rank: each rank reads the same file, and building a DDP wrapper (apex's or
+# PyTorch's, whose constructor calls `_sync_module_states(..., src=0)`) broadcasts rank
+# 0's parameters to the others. Loading before wrapping keeps the loader away from the
+# wrapper's `module.` prefix, so one loading function serves training, DDI and inference.
 
 # %%
 original_position = {key: i for i, key in enumerate(original_keys)}
