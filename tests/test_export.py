@@ -112,18 +112,25 @@ def test_expand_prior_is_the_models_alignment():
 
 
 def test_synthesize_cli_onnxruntime_backend(exported, tmp_path, capsys):
+    """--backend onnxruntime with an export folder (--onnx) and without (exported on the
+    fly): the same WAV as the PyTorch backend, to rounding."""
     model, hps, _, onnx_dir = exported
-    run = os.path.dirname(onnx_dir) + "/run"
-    for backend in ("pytorch", "onnxruntime"):
-        argv = ["synthesize", "-m", run, "안녕하세요.", "--out", str(tmp_path / backend),
-                "--backend", backend]
-        if backend == "onnxruntime":
-            argv += ["--onnx", onnx_dir]
-        assert main(argv) == 0
+    run = os.path.join(os.path.dirname(onnx_dir), "run")
+    runs = {"pytorch": [], "onnx-dir": ["--backend", "onnxruntime", "--onnx", onnx_dir],
+            "onnx-fly": ["--backend", "onnxruntime"]}
+    for name, extra in runs.items():
+        assert main(["synthesize", "-m", run, "안녕하세요.", "--out", str(tmp_path / name), *extra]) == 0
     import soundfile
     a, _ = soundfile.read(tmp_path / "pytorch" / "0000.wav")
-    b, _ = soundfile.read(tmp_path / "onnxruntime" / "0000.wav")
-    assert a.shape == b.shape and np.abs(a - b).max() < 1e-3
+    for name in ("onnx-dir", "onnx-fly"):
+        b, _ = soundfile.read(tmp_path / name / "0000.wav")
+        assert a.shape == b.shape and np.abs(a - b).max() < 1e-3, name
+    capsys.readouterr()
+    _fails(["synthesize", "-m", run, "가", "--out", str(tmp_path / "x"), "--onnx", onnx_dir],
+           capsys, "only with --backend onnxruntime")
+    _fails(["synthesize", "-m", run, "가", "--out", str(tmp_path / "x"), "--backend", "onnxruntime",
+            "--onnx", str(tmp_path)], capsys, "no export.json")
+    assert not (tmp_path / "x").exists()
 
 
 # --- bad input: one line, exit 2, nothing written ------------------------------------------
