@@ -71,8 +71,12 @@ print(train_lines[0])
 # map-style, which is what lets a sampler pick any index in any order (and lets
 # `DistributedSampler` give each GPU its own indices, walkthrough 11).
 #
-# The class comes from NVIDIA's Tacotron 2 code (its `data_utils.py`), which Glow-TTS
-# copied and extended with `add_noise` and `add_blank`. Its three methods:
+# The class comes from NVIDIA's Tacotron 2 code, as the notes say (§1.2.4). The record
+# shows it: NVIDIA/tacotron2's `data_utils.py` has the same `TextMelLoader` docstring
+# word for word, the same `random.seed(1234)` shuffle, and a `TextMelCollate` with the
+# same sort-and-pad code and comments (original `data_utils.py:12-17, 32-33, 88-98`).
+# Glow-TTS extended the loader with `add_noise` and `add_blank` and dropped Tacotron's
+# stop-token ("gate") padding from the collate. Its three methods:
 #
 # * `__init__(audiopaths_and_text, hparams)` reads the filelist, keeps the text and audio
 #   settings, builds the mel extractor, and shuffles the lines once with seed 1234. Ours
