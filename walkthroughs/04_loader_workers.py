@@ -13,7 +13,7 @@
 #
 # *Reviews:* `train.py`, `train_and_eval` — the `num_workers=8` of
 # `train_loader = DataLoader(train_dataset, num_workers=8, ...)`, and the notes' remarks
-# on single- and multi-process loading (§1.2.4.1). Ours: `glow_tts/data_utils.py`.
+# on single- and multi-process loading (§1.2.4.1.2). Ours: `glow_tts/data_utils.py`.
 #
 # You will learn:
 #
@@ -145,7 +145,7 @@ assert [b[0] for b in loaded] == [i % 2 for i in range(len(loaded))]  # handed o
 # %% [markdown]
 # <a id="claim-1-2-4-1-single-process"></a>
 #
-# > **The notes say** (§1.2.4.1) that single-process loading, the default, is the choice
+# > **The notes say** (§1.2.4.1.2) that single-process loading, the default, is the choice
 # > when resources share the data set, which they equate with a data set small enough to
 # > sit in memory. **Partly right**: it is the default (`num_workers=0`), and a data set
 # > that fits in memory is one of the two cases PyTorch's documentation names. The other
@@ -171,7 +171,7 @@ assert strategy == "file_descriptor"
 # %% [markdown]
 # <a id="claim-1-2-4-1-cpu-gpu"></a>
 #
-# > **The notes say** (§1.2.4.1) that loading in the main process turns into a bottleneck
+# > **The notes say** (§1.2.4.1.2) that loading in the main process turns into a bottleneck
 # > when it causes much traffic between the CPU and the GPU, a trade-off.
 # > **Partly right**: there is a bottleneck, and a trade-off (workers cost processes and
 # > memory), but CPU–GPU traffic is not its cause. The `DataLoader` copies nothing to a GPU, with
@@ -252,7 +252,7 @@ assert torch.utils.data.get_worker_info() is None  # this cell runs in the main 
 # %% [markdown]
 # <a id="claim-1-2-4-1-worker-memory"></a>
 #
-# > **The notes say** (§1.2.4.1), after PyTorch's documentation, that the memory used is
+# > **The notes say** (§1.2.4.1.2), after PyTorch's documentation, that the memory used is
 # > `num_workers` times the size of the parent process. **Partly right**: that is the
 # > worst case the documentation warns of, not what a worker costs as such. A forked
 # > worker starts out sharing every page of its parent and gets a private copy of a page

@@ -401,7 +401,10 @@ assert not dist.is_mpi_available()                                     # not in 
 # > the weights. A DDP *communication hook* sees a bucket at the moment it is handed over:
 # > its gradients are already complete, equal to those of a plain `backward()` without DDP
 # > or any process group. (One process is enough to see the hand-over; the averaging across
-# > ranks is the subject of the training walkthroughs.)
+# > ranks is the subject of the training walkthroughs.) The original wraps the model in
+# > apex's `DistributedDataParallel` (`train.py:12, 73`), which does the same job, an
+# > averaging all-reduce of the gradients over the NCCL group; the demo uses PyTorch's
+# > own, its successor.
 
 # %%
 from torch.nn.parallel import DistributedDataParallel as DDP
