@@ -245,9 +245,9 @@ assert eval_calls and not any(c["grad"] for c in eval_calls)
 # > runs it under `if batch_idx % hps.train.log_interval == 0` (`train.py:123-125`),
 # > every `log_interval` batches (20 in the shipped config), so batches 0, 20, 40, … of
 # > every epoch; with the notes' 750 batches per epoch that is 38 samples per epoch, not
-# > one. Ours counts the same way over the
-# > whole run, `(global_step - 1) % log_interval == 0`, which is the same rule in the
-# > first epoch and does not restart every epoch. And ours runs the sample in
+# > one. Ours counts the same way over the whole run, `(global_step - 1) % log_interval
+# > == 0`, which is the same rule in the first epoch and does not restart every epoch.
+# > And ours runs the sample in
 # > **eval mode under `torch.inference_mode()`**, where the original generated in train
 # > mode (dropout on) with autograd recording.
 #
