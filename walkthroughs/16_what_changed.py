@@ -12,9 +12,13 @@
 # # What changed since 2020, checked
 #
 # *Reviews:* the original's `modules.py` (`InvConvNear.__init__`, `WN.__init__`),
-# `utils.py` (`plot_spectrogram_to_numpy`, `latest_checkpoint_path`, `get_hparams`, the
-# module-level `logging.basicConfig`), `data_utils.py` (`TextMelLoader.get_mel`) and
-# `train.py` (`train_and_eval`'s `try: ... except:` around the resume).
+# `utils.py` (`load_checkpoint`, `plot_spectrogram_to_numpy`, `latest_checkpoint_path`,
+# `get_hparams`, `check_git_hash`, the module-level `logging.basicConfig`),
+# `data_utils.py` (`TextMelLoader.get_mel`), `train.py` (`train_and_eval`'s
+# `try: ... except:` around the resume, the validation loader), `commons.py` (`Adam`'s
+# learning rate, the `torch.jit.script` gate, `maximum_path`'s `np.bool`, `TacotronSTFT`'s
+# mel filter bank), `stft.py`, `text/__init__.py` (`_should_keep_symbol`) and
+# `monotonic_align/setup.py`.
 #
 # The chapter "What changed since 2020" lists the original's dated APIs and its small
 # bugs. Most are shown where they belong (the port in the process-group walkthrough, the
@@ -357,10 +361,11 @@ assert mel_basis.shape == (80, 513)
 #
 # The original compiles its gated activation with the `@torch.jit.script` decorator
 # (`commons.py:32`); PyTorch now deprecates TorchScript in favour of `torch.compile` and
-# `torch.export`, and says so on every call. Its `check_git_hash` warns through
+# `torch.export`. Its `check_git_hash` warns through
 # `logger.warn(...)` (`utils.py:197` and `:208`), where `logger` is the `logging` module
 # itself (`utils.py:15`): `logging.warn` is a deprecated alias of `logging.warning`. Both
-# still work; both now print a `DeprecationWarning`. (The root logger gets a temporary
+# still work, and both issue a `DeprecationWarning` (which Python shows by default only
+# for code run as `__main__`; the filter below records every one). (The root logger gets a temporary
 # handler so that `logging.warn` does not configure logging for this kernel.)
 
 # %%
@@ -412,7 +417,8 @@ assert modules.gated_activation(torch.cat([a, b], 1), 3).shape == (2, 3)
 # `plot_spectrogram_to_numpy` and `plot_alignment_to_numpy` read the figure with
 # `np.fromstring(..., dtype=np.uint8, sep='')` (`utils.py:98` and `:127`). An empty `sep`
 # is `fromstring`'s binary mode, deprecated since NumPy 1.14 in favour of `frombuffer` and
-# now removed: the line fails on NumPy 2 even before `tostring_rgb` (gone, above) would.
+# removed in the NumPy installed here: the line would fail even with a matplotlib that
+# still had `tostring_rgb` (gone, above).
 
 # %%
 print(np.__version__)
@@ -545,9 +551,9 @@ assert "line 2" in records[0].getMessage() and "tight.wav" in records[0].getMess
 # The original builds its validation loader with `drop_last=True` (`train.py:62-64`), as
 # for training. Any remainder of the validation set is never evaluated, and a set smaller
 # than one batch gives no batch at all: `evaluate` then averages over an empty list and
-# logs a total loss of 0 (`train.py:179-180`). The training loader must drop the last
-# batch (every rank takes the same number of equal steps); validation runs on rank 0 only
-# and has no such reason, so ours keeps it (`drop_last=False`).
+# logs a total loss of 0 (`train.py:179-180`). Ours keeps `drop_last=True` for training,
+# as the original does; validation runs on rank 0 only and gains nothing from skipping
+# utterances, so there ours keeps the last batch (`drop_last=False`).
 #
 # With the original's settings, the one-utterance loader above and a batch of 2 give
 # nothing to evaluate:
