@@ -10,7 +10,7 @@
 What changed, and why (each point is a bug or a dated API of the original):
 
 * It runs anywhere. The original asserted a GPU, hard-coded NCCL and set
-  ``MASTER_PORT='80000'`` (not a valid port, rejected by torch 2.x). Here CUDA gives one
+  ``MASTER_PORT='80000'`` (> 65535: a TypeError in torch 1.10, a ValueError since 1.11). Here CUDA gives one
   process per GPU with NCCL; a CPU gives ``--nprocs N`` processes (default 1) with gloo,
   each on one thread, on a free port (:mod:`glow_tts.distributed`). The same
   :func:`train_and_eval` runs under ``torchrun``, one node or many.
