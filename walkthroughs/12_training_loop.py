@@ -104,8 +104,9 @@ os.makedirs(hps.model_dir)
 
 # %%
 dataset = TextMelLoader(hps.data.training_files, hps.data)
-sampler, train_loader = build_train_loader(dataset, hps.train.batch_size, hps.train.num_workers,
-                                           hps.train.seed, rank=0, world_size=1)
+sampler, train_loader = build_train_loader(dataset, hps.train.batch_size,
+                                           hps.train.num_workers, hps.train.seed,
+                                           rank=0, world_size=1)
 sampler.set_epoch(1)
 x, x_lengths, y, y_lengths = next(iter(train_loader))
 B = hps.train.batch_size
@@ -192,7 +193,8 @@ def watched_forward(self, x, x_lengths, *args, gen=False, **kwargs):
 FlowGenerator.forward = watched_forward
 step_losses = []   # on_step: the loop calls it after every update with the step's losses
 try:
-    result = train_and_eval(0, 1, hps, on_step=lambda step, l, _: step_losses.append([step, *l]))
+    result = train_and_eval(0, 1, hps,
+                            on_step=lambda step, l, _: step_losses.append([step, *l]))
 finally:
     FlowGenerator.forward = real_forward
 print("steps:", result["global_step"], "| epochs:", result["epoch"],
