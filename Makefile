@@ -41,4 +41,4 @@ demo: $(STAMP)
 	$(PY) -m glow_tts demo --out out/demo
 
 clean:
-	rm -rf site chapters/walkthroughs .pytest_cache
+	rm -rf site chapters/walkthroughs chapters/claims.md .pytest_cache

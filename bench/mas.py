@@ -3,8 +3,8 @@
 Compares, on the same inputs and in the same run (timings interleaved round by round, so
 a busy machine slows every contender alike):
 
-* ``fast``      - ``glow_tts.fast.mas.maximum_path``: tiled numba kernel, items shared over
-                  threads (what the model uses with ``train.fast``, the default);
+* ``fast``      - ``glow_tts.fast.mas.maximum_path``: the plain DP with the items shared
+                  over threads (what the model uses with ``train.fast``, the default);
 * ``plain``     - ``glow_tts.monotonic_align.maximum_path``: the plain DP compiled by numba,
                   one item after another (what the model uses without ``glow_tts.fast``);
 * ``numpy``     - a NumPy version written below, vectorised over batch and tokens, with a

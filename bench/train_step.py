@@ -7,7 +7,7 @@ same sequence written with its own ``commons`` (its ``clip_grad_value_`` calls `
 once per parameter); its TensorBoard/sample logging is not part of the step.
 
 Two of ours are timed: ``fast`` (``glow_tts.fast.enable`` on: geometric-gap dropout and the
-tiled MAS kernel, what ``train.fast: true``, the default, gives) and ``plain`` (the model
+threaded MAS, what ``train.fast: true``, the default, gives) and ``plain`` (the model
 files as they read, ``nn.Dropout`` and the plain DP). With ``--reference DIR`` (the
 original's checkout with its Cython ``monotonic_align`` built, see bench/inference.py) the
 original joins them. All start from the same weights and are timed in alternation, round

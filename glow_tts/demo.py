@@ -40,10 +40,8 @@ def default_config() -> str:
 
 def plot_sentence(path: str, text: str, synth_mel, real_mel, attn) -> None:
     """One PNG: synthesized mel, real mel and the predicted alignment of a sentence."""
-    import warnings
-    with warnings.catch_warnings():  # it uses distutils' deprecated LooseVersion on import
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import koreanize_matplotlib  # noqa: F401  (registers a Hangul font with matplotlib)
+    from glow_tts.fonts import register_hangul_font
+    register_hangul_font()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     fig = Figure(figsize=(10, 7))

@@ -31,7 +31,7 @@ scores below -1e9 do not bend the path), it does not overwrite the caller's scor
 it refuses ``t_y < t_x``, where no monotonic path exists and the original silently
 returns a broken one.
 
-A tiled, multi-threaded kernel with the same results lives in :mod:`glow_tts.fast.mas`;
+A multi-threaded version with the same results lives in :mod:`glow_tts.fast.mas`;
 :func:`glow_tts.fast.enable` makes a model's :func:`maximum_path` calls use it (through
 :func:`use_kernel`, below), so the model code calls ``monotonic_align.maximum_path`` as
 the original does either way.

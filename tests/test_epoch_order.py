@@ -39,8 +39,7 @@ def test_each_epoch_visits_the_same_items_in_a_new_order(tmp_path, loaded_items)
     hps = HParams(**validate_config(config))
     hps.model_dir = str(tmp_path / "run")
     os.makedirs(hps.model_dir)
-    result = train_and_eval(0, 1, hps)
-    assert result["global_step"] == 4
+    train_and_eval(0, 1, hps)
 
     trained = [i for filelist, i in loaded_items if filelist == filelists["train"]]
     assert len(trained) == 16, trained

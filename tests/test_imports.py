@@ -19,7 +19,7 @@ PACKAGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 # launching (distributed); 3 train, init, inference; 4 demo, quality; 5 the command line.
 LAYERS = {
     "glow_tts": 0, "glow_tts.errors": 0, "glow_tts.args": 0, "glow_tts.text": 0, "glow_tts.audio": 0,
-    "glow_tts.hparams": 0, "glow_tts.utils": 0,
+    "glow_tts.hparams": 0, "glow_tts.utils": 0, "glow_tts.fonts": 0,
     "glow_tts.commons": 1, "glow_tts.monotonic_align": 1, "glow_tts.attentions": 1,
     "glow_tts.modules": 1, "glow_tts.models": 1, "glow_tts.fast": 1, "glow_tts.data_utils": 1,
     "glow_tts.corpus": 1,

@@ -2,7 +2,7 @@
 kernel of glow_tts.fast.mas, brute force over every monotonic path, and hand-worked examples.
 
 ``maximum_path`` is the compiled plain programme, ``maximum_path_reference`` the same
-source run by the interpreter, ``fast_maximum_path`` the tiled kernel; all three must give
+source run by the interpreter, ``fast_maximum_path`` the threaded one; all three must give
 identical paths."""
 
 import itertools
@@ -156,7 +156,7 @@ def test_fast_equals_reference_on_tie_heavy_integer_scores(integer_range):
 
 
 def test_fast_equals_reference_on_a_large_batch_with_varied_lengths():
-    # Sizes where the kernel works on several 16-frame tiles and both threads get items.
+    # Sizes where both threads get several items of different lengths.
     rng = np.random.default_rng(7)
     for integer_range in (None, 1):
         value, mask = random_batch(rng, batch=6, t_x_max=40, t_y_max=90,

@@ -281,3 +281,40 @@ def test_notebooks_are_offered(site, server):
                 assert b"# %%" in body, url
         page = (site / "walkthroughs" / f"{slug}.html").read_text(encoding="utf-8")
         assert f"../notebooks/{slug}.ipynb" in page
+
+
+def test_claims_chapter_links_resolve_in_the_site(site):
+    """Every verdict of "The notes, claim by claim" links to an element id that exists on
+    the walkthrough page it names (mdBook turned the .md links into .html ones)."""
+    import html.parser
+
+    import render_claims
+
+    class Collector(html.parser.HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.ids, self.links = set(), []
+
+        def handle_starttag(self, tag, attrs):
+            attributes = dict(attrs)
+            if attributes.get("id"):
+                self.ids.add(attributes["id"])
+            if tag == "a" and "#claim-" in (attributes.get("href") or ""):
+                self.links.append(attributes["href"])
+
+    def parse(path: Path) -> Collector:
+        collector = Collector()
+        collector.feed(path.read_text(encoding="utf-8"))
+        return collector
+
+    chapter = site / "claims.html"
+    assert chapter.is_file(), "the claims chapter is missing from the site"
+    links = parse(chapter).links
+    _, claims = render_claims.load()
+    assert len(links) == len(claims)
+    for link in links:
+        target, _, fragment = link.partition("#")
+        assert target.endswith(".html"), link
+        page = (chapter.parent / target).resolve()
+        assert page.is_file(), f"{link}: no such page"
+        assert fragment in parse(page).ids, f"{link}: no element with id {fragment}"

@@ -8,7 +8,9 @@ Steps, each of which fails the build with a message naming what to fix:
   1. execute every walkthroughs/NN_slug.py into chapters/walkthroughs/NN_slug.md
      (tools/render_walkthroughs.py; cached by content hash, so an unchanged rebuild is fast);
   2. fill the walkthrough list of chapters/SUMMARY.md (between its two marker comments)
-     from the walkthrough files, titles from each file's first Markdown heading;
+     from the walkthrough files, titles from each file's first Markdown heading, and write
+     the chapter "The notes, claim by claim" (chapters/claims.md) from
+     walkthroughs/claims.toml (tools/render_claims.py; every row's anchor must exist);
   3. copy the bundled Hangul font into chapters/assets/fonts/ and draw the flowchart;
   4. check every {{#include}} (file exists, anchor exists) before mdBook sees it, because
      mdBook only warns about a missing file and renders an unknown anchor as nothing;
@@ -34,6 +36,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import render_claims  # noqa: E402
 import render_walkthroughs as render  # noqa: E402
 from walkthrough_meta import REPO, Walkthrough, find_walkthroughs  # noqa: E402
 
@@ -83,21 +86,16 @@ def update_summary(walkthroughs: list[Walkthrough], path: Path = SUMMARY) -> Non
 # ---------------------------------------------------------------------------------------
 
 def find_font() -> Path:
-    try:
-        import koreanize_matplotlib
-    except ImportError as err:
-        raise BuildError("koreanize-matplotlib is not installed in this environment; "
-                         "run `make install` (it is pinned in requirements.txt)") from err
-    font = Path(koreanize_matplotlib.__file__).parent / "fonts" / "NanumGothic.ttf"
-    if not font.is_file():
-        raise BuildError(f"{font} is missing: reinstall koreanize-matplotlib")
-    return font
+    from glow_tts.fonts import FONT_PATH
+    if not FONT_PATH.is_file():
+        raise BuildError(f"{FONT_PATH} is missing: the package ships it (git checkout it)")
+    return FONT_PATH
 
 
 def copy_font(dest: Path = FONT_DEST) -> None:
     """Ship NanumGothic with the site, minus its empty VTT source tables.
 
-    The TTF in koreanize-matplotlib carries Visual TrueType's private source tables
+    The bundled TTF (glow_tts/fonts/) carries Visual TrueType's private source tables
     (TSI0-TSI5), one of them zero-length; Chromium's font sanitizer (OTS) rejects the
     whole font for it ("TSI3: zero-length table") and falls back to boxes. Those tables
     are hinting-editor data that no renderer reads, so dropping them leaves every glyph,
@@ -291,6 +289,11 @@ def build(dest: Path = DEFAULT_DEST, quick: bool = False, timeout: int = 900,
         return
     walkthroughs = render.render_all(quick=quick, timeout=timeout, jobs=jobs, log=log)
     update_summary(walkthroughs)
+    try:
+        rows = render_claims.write_chapter(walkthroughs)
+    except render_claims.ClaimsError as err:
+        raise BuildError(str(err)) from err
+    log(f"Wrote chapters/claims.md: {rows} claims of the notes")
     copy_font()
     draw_figures()
     check_includes()

@@ -71,6 +71,28 @@ assert sorted(hps.keys()) == ["data", "model", "model_dir", "train"]
 assert os.path.isfile(os.path.join(run_dir, "config.json"))
 
 # %% [markdown]
+# <a id="claim-1-2-1-get-hparams"></a>
+#
+# > **The notes say** (§1.2.1) that `utils.get_hparams()` is the module that brings in
+# > Python's parsers. **Partly right**: it is a function, and it does build an `argparse`
+# > parser, for `-c` and `-m` only. What it returns is the run's hyper-parameters: it
+# > reads the JSON file named by `-c` into nested `HParams`, creates the run folder named
+# > by `-m` (`./logs/NAME` in the original), copies the config into it as `config.json`
+# > and sets `hps.model_dir` (original `utils.py`, lines 144–171). Ours does the same.
+
+# %%
+config_file = json.load(open("../configs/base.json"))
+saved_copy = json.load(open(os.path.join(run_dir, "config.json")))
+assert type(hps) is HParams and type(hps.model) is HParams           # not a parser
+assert hps.model.hidden_channels == config_file["model"]["hidden_channels"]
+assert saved_copy["model"]["hidden_channels"] == config_file["model"]["hidden_channels"]
+try:
+    get_hparams(args=["-c", "../configs/base.json"])                  # no -m
+    raise RuntimeError("a missing -m was accepted")
+except SystemExit as stop:                                             # argparse's exit
+    assert stop.code == 2
+
+# %% [markdown]
 # `HParams` wraps the nested JSON objects so that a section is read like an object
 # (`hps.train.batch_size`) *and* like a dict (`hps["train"]["batch_size"]`). The dict side
 # (`keys()` and `__getitem__`) is what lets Python unpack it with `**`: the original builds
@@ -125,6 +147,8 @@ except ConfigError as err:
     assert "did you mean 'hidden_channels'" in str(err) and typo_path in str(err)
 
 # %% [markdown]
+# <a id="claim-1-1-1-getattr"></a>
+#
 # ## `getattr(hps.data, "add_blank", False)`
 #
 # `getattr(obj, "name")` is `obj.name` with the name given as a string. With a third

@@ -33,7 +33,7 @@
 import tempfile
 import unicodedata
 
-import koreanize_matplotlib  # noqa: F401  (a Hangul font: the figure draws jamo)
+import glow_tts.fonts.register  # noqa: F401  (a Hangul font: the figure draws jamo)
 import matplotlib.pyplot as plt
 import torch
 

@@ -61,6 +61,8 @@ train_lines = open(corpus.filelists["train"], encoding="utf-8").read().splitline
 print(train_lines[0])
 
 # %% [markdown]
+# <a id="claim-1-2-4-dataset"></a>
+#
 # ## `TextMelLoader` is a map-style `Dataset`
 #
 # PyTorch knows two kinds of data sets. A *map-style* one is anything with `__getitem__`
@@ -108,6 +110,8 @@ shuffled_paths = [path for path, _ in train_dataset.audiopaths_and_text]
 assert shuffled_paths != [line.split("|")[0] for line in train_lines]
 
 # %% [markdown]
+# <a id="claim-1-2-4-1-iterate"></a>
+#
 # ## Iterating a `DataLoader`
 #
 # A `DataLoader` asks a *sampler* for indices, groups them into batches of `batch_size`,
@@ -153,6 +157,8 @@ assert len({tuple(order) for order in first_run}) == 3   # three epochs, three o
 assert first_run[0] != list(range(N))[:len(first_run[0])]  # epoch 1 is shuffled too
 
 # %% [markdown]
+# <a id="claim-1-2-4-1-drop-last"></a>
+#
 # **`drop_last=True`** throws away the incomplete last batch. With $N$ samples and batch
 # size $B$ the loader has $\lfloor N/B \rfloor$ batches instead of $\lceil N/B \rceil$, and
 # $N \bmod B$ samples are not used in that epoch. With shuffling, a *different* set is left
@@ -206,6 +212,8 @@ print(len(val_dataset), "validation utterances ->", len(val_loader), "batches")
 assert len(val_dataset) < hps.train.batch_size and len(val_loader) == 0
 
 # %% [markdown]
+# <a id="claim-1-2-4-1-collate"></a>
+#
 # ## `collate_fn`: from a list of samples to a batch
 #
 # Without a `collate_fn`, the loader uses `default_collate`, which stacks tensors along a

@@ -54,6 +54,8 @@ train_dataset = TextMelLoader(corpus.filelists["train"], hps.data)
 print(len(train_dataset), "training utterances")
 
 # %% [markdown]
+# <a id="claim-1-2-4-1-main-process"></a>
+#
 # ## Where `__getitem__` runs: `num_workers`
 #
 # With `num_workers=0` (the default) the loader calls `__getitem__` in the training
@@ -139,6 +141,91 @@ assert all(len(set(workers)) == 1 for workers in loaded)
 assert [b[0] for b in loaded] == [i % 2 for i in range(len(loaded))]  # handed out in turn
 
 # %% [markdown]
+# <a id="claim-1-2-4-1-single-process"></a>
+#
+# > **The notes say** (§1.2.4.1) that single-process loading, the default, is the choice
+# > when resources share the data set, which they equate with a data set small enough to
+# > sit in memory. **Partly right**: it is the default (`num_workers=0`), and a data set
+# > that fits in memory is one of the two cases PyTorch's documentation names. The other
+# > case is turned around: one process is preferred when the resources *for sharing data
+# > between processes* are scarce, shared memory and file descriptors, since every batch
+# > a worker sends back travels through them. And the two cases are alternatives, not one
+# > condition said twice. A batch built by a worker arrives in shared memory (on Linux by
+# > default each such tensor holds a file descriptor while it is being passed on); a
+# > batch built in the main process does not.
+
+# %%
+numbers = torch.utils.data.TensorDataset(torch.arange(8))
+from_main = next(iter(DataLoader(numbers, batch_size=4)))[0]
+from_worker = next(iter(DataLoader(numbers, batch_size=4, num_workers=1,
+                                   multiprocessing_context="fork")))[0]
+strategy = torch.multiprocessing.get_sharing_strategy()
+print("sharing strategy:", strategy, "| in shared memory: main", from_main.is_shared(),
+      "worker", from_worker.is_shared())
+assert DataLoader(numbers).num_workers == 0                     # the default
+assert not from_main.is_shared() and from_worker.is_shared()
+assert strategy == "file_descriptor"
+
+# %% [markdown]
+# <a id="claim-1-2-4-1-cpu-gpu"></a>
+#
+# > **The notes say** (§1.2.4.1) that loading in the main process turns into a bottleneck
+# > when it causes much traffic between the CPU and the GPU, a trade-off.
+# > **Partly right**: there is a bottleneck, and a trade-off (workers cost processes and
+# > memory), but CPU–GPU traffic is not its cause. The `DataLoader` copies nothing to a GPU, with
+# > or without workers: its batches are CPU tensors (pinned at most), and the copy to the
+# > GPU is the training loop's `.cuda(rank, non_blocking=True)`. What single-process
+# > loading costs is time: `__getitem__` (reading audio, computing the mel, on the CPU)
+# > runs in the training process between steps, so the model waits while the next batch
+# > is made; with workers, the next batches are made during the step. A counter of
+# > `__getitem__` calls, shared with the workers, shows it: while the first "training
+# > step" runs, nothing more is loaded with `num_workers=0`, and two workers load ahead.
+
+# %%
+import time
+
+
+class Counted(Dataset):
+    """Items 0..n-1; counts __getitem__ calls in a counter shared with forked workers."""
+
+    def __init__(self, n, counter):
+        self.n, self.counter = n, counter
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, idx):
+        with self.counter.get_lock():
+            self.counter.value += 1
+        return torch.tensor(idx)
+
+
+def loaded_during_first_step(num_workers, batch_size=2, patience_s=20.0):
+    """(the first batch, how many items were loaded by the end of the first step)"""
+    context = multiprocessing.get_context("fork")
+    counter = context.Value("i", 0)
+    loader = DataLoader(Counted(16, counter), batch_size=batch_size,
+                        num_workers=num_workers,
+                        multiprocessing_context=context if num_workers else None)
+    batches = iter(loader)
+    first = next(batches)
+    deadline = time.monotonic() + (patience_s if num_workers else 0.5)
+    while counter.value <= batch_size and time.monotonic() < deadline:
+        time.sleep(0.01)                        # the "training step"
+    loaded = counter.value
+    del batches                                 # ends the workers
+    return first, loaded
+
+
+first_single, loaded_single = loaded_during_first_step(0)
+first_multi, loaded_multi = loaded_during_first_step(2)
+print("items loaded by the end of step 1: num_workers=0 ->", loaded_single,
+      "| num_workers=2 ->", loaded_multi)
+assert loaded_single == len(first_single)       # the step waits; nothing else is loaded
+assert loaded_multi > len(first_multi)          # the workers load the next batches
+assert first_single.device.type == first_multi.device.type == "cpu"   # no GPU
+
+# %% [markdown]
 # The workers here are started with `fork`: the child is a copy of this process, so it
 # already has the data set object and even a class defined in a notebook cell. It is the
 # default on Linux up to Python 3.13 (3.14 switched the default to `forkserver`). With
@@ -159,6 +246,55 @@ assert "fork" in multiprocessing.get_all_start_methods()
 if sys.platform == "linux" and sys.version_info < (3, 14):
     assert multiprocessing.get_start_method() == "fork"
 assert torch.utils.data.get_worker_info() is None  # this cell runs in the main process
+
+# %% [markdown]
+# <a id="claim-1-2-4-1-worker-memory"></a>
+#
+# > **The notes say** (§1.2.4.1), after PyTorch's documentation, that the memory used is
+# > `num_workers` times the size of the parent process. **Partly right**: that is the
+# > worst case the documentation warns of, not what a worker costs as such. A forked
+# > worker starts out sharing every page of its parent and gets a private copy of a page
+# > only when it writes to it. Reading a Python object writes its reference count, so a
+# > worker that walks a large list of Python objects copies the pages that hold them, and
+# > with enough of that every worker ends up with a copy of the parent. The cell measures
+# > a worker's private memory (Linux's `/proc/self/smaps_rollup`) before and after it
+# > reads a million strings that the parent made.
+
+# %%
+def memory_mb(*fields):
+    """Sum of the given smaps_rollup fields of the calling process, in MB (Linux)."""
+    found = {}
+    with open("/proc/self/smaps_rollup") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if name in fields:
+                found[name] = int(rest.split()[0]) / 1024
+    return sum(found.values())
+
+
+strings = [str(i) for i in range(1_000_000)]          # Python objects of the parent
+
+
+class ReadsStrings(Dataset):
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, idx):
+        before = memory_mb("Private_Clean", "Private_Dirty")
+        characters = sum(len(s) for s in strings)      # reading writes reference counts
+        after = memory_mb("Private_Clean", "Private_Dirty")
+        return torch.tensor([memory_mb("Rss"), before, after, characters])
+
+
+parent_rss = memory_mb("Rss")
+one_worker = DataLoader(ReadsStrings(), batch_size=None, num_workers=1,
+                        multiprocessing_context="fork")
+worker_rss, private_before, private_after, characters = next(iter(one_worker)).tolist()
+del strings
+print(f"parent resident {parent_rss:.0f} MB | worker resident {worker_rss:.0f} MB, "
+      f"private {private_before:.0f} MB before reading, {private_after:.0f} MB after")
+assert private_before < parent_rss / 4                  # a fresh worker copies little
+assert private_after - private_before > 20      # reading copied the strings' pages
 
 # %% [markdown]
 # **Worker seeding.** Each worker gets its own seed, `base_seed + worker_id`, where the
@@ -197,6 +333,8 @@ train_dataset.set_epoch(6, seed=1234)
 assert not torch.equal(mels(0)[0], in_main[0])   # a new epoch, new noise
 
 # %% [markdown]
+# <a id="claim-1-2-4-1-debugging"></a>
+#
 # **Debugging.** With workers, an exception in `__getitem__` happens in another process.
 # The loader catches it there, sends it back, and raises it again in the main process with
 # the worker's traceback as *text* inside the message: a debugger started on the error

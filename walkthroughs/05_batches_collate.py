@@ -65,6 +65,8 @@ for text, mel in samples:
     print(f"T_x={text.shape[0]:3d}  T_y={mel.shape[1]:4d}  {sequence_to_text(text)[:12]}")
 
 # %% [markdown]
+# <a id="claim-1-2-4-2-collate-pads"></a>
+#
 # `TextMelCollate` then
 #
 # 1. sorts the samples by **text length, longest first** (`torch.sort(..., descending=True)`);
@@ -94,6 +96,8 @@ for row, i in enumerate(order):
     assert (y[row, :, mel_lens[i]:] == 0).all()                 # pad value 0.0
 
 # %% [markdown]
+# <a id="claim-1-2-4-2-longtensor"></a>
+#
 # ## Dtypes: `torch.LongTensor` is int64
 #
 # The original builds the text batch with `torch.LongTensor(len(batch), max_input_len)`.
@@ -110,6 +114,8 @@ assert x.dtype == x_lengths.dtype == y_lengths.dtype == torch.int64
 assert y.dtype == torch.float32
 
 # %% [markdown]
+# <a id="claim-1-2-4-3-x-lengths"></a>
+#
 # ## `x` and `x_lengths`
 #
 # `x` is `[B, T_x]`: row $i$ is the $i$-th sentence's token ids followed by zeros up to
@@ -129,10 +135,13 @@ assert x_lengths[0] == x.shape[1]  # the longest fills its row
 # %% [markdown]
 # ## `y` and `y_lengths`
 #
+# <a id="claim-1-2-4-3-y-numpy"></a>
+#
 # > **The notes say** (§1.2.4.3, item `y`) that `y` holds the mels "in NumPy form", shaped
 # > like `[196, 80, 140]`. **In fact** `y` is a `torch.Tensor` of `float32`: the mel is
 # > computed with torch in `__getitem__` and `TextMelCollate` copies it into a tensor. The
 # > shape reading is right: `[batch, mel channels, frames of the longest mel]`.
+# > So: **Partly right** on the type; **Right** on the three dimensions.
 
 # %%
 assert isinstance(y, torch.Tensor) and not hasattr(y, "__array_interface__")
@@ -140,6 +149,8 @@ assert type(y).__module__ == "torch" and y.dtype == torch.float32
 assert y.shape[1] == hps.data.n_mel_channels == 80
 
 # %% [markdown]
+# <a id="claim-1-2-4-3-y-lengths"></a>
+#
 # > **The notes say** (§1.2.4.3, item `y.length`) that `y_lengths` holds the frame counts
 # > *sorted*. **Wrong** (and §1.2.4.2, which names text and mel together when it describes
 # > the sorting, is loose in the same way). **In fact** only the text length is sorted on,
@@ -147,7 +158,8 @@ assert y.shape[1] == hps.data.n_mel_channels == 80
 # > row $i$ of `y` belongs to row $i$ of `x`, so `y_lengths[i]` is the frame count of the
 # > sentence in row $i$, whatever its size. A longer text usually means a longer mel, but
 # > not always: speaking rate and pauses differ. A batch where this happens makes
-# > `y_lengths` unsorted.
+# > `y_lengths` unsorted. §1.2.4.2's description of the collate is therefore
+# > **Partly right**: it sorts by text length only (and zero-pads both, as it says).
 #
 # We look through the corpus for two sentences where the one with more tokens has *fewer*
 # frames, and collate them.
@@ -245,6 +257,30 @@ for batch_idx, (x, x_lengths, y, y_lengths) in enumerate(loader):
 assert batch_idx + 1 == len(loader) == len(dataset) // B
 
 # %% [markdown]
+# <a id="claim-2-2-2-x-length"></a>
+#
+# > **The notes say** (§2.2.2) that `x_length` is `len(x[i])` for each row and that the
+# > second dimension of `x` is `max(x[i])`; likewise `len(y[i])` and `max(y[i])` for `y`.
+# > **Partly right**: the meaning is right (one length per utterance; the padded width is
+# > that of the longest utterance), but on a padded batch those expressions compute
+# > something else. `len(x[i])` is the padded width $T_x$, equal for every row, and
+# > `max(x[i])` is the largest token *id* in row $i$; `len(y[i])` is 80, the number of mel
+# > channels, and `max(y[i])` a log-mel value. The lengths were measured by
+# > `TextMelCollate` before padding: `x_lengths[i]` counts the non-pad tokens of row $i$,
+# > and `x.shape[1]` is `max(x_lengths)`. The last batch of the loop above shows it.
+
+# %%
+rows = range(x.shape[0])
+assert [len(x[i]) for i in rows] == [x.shape[1]] * len(rows) != x_lengths.tolist()
+assert [int(x[i].max()) for i in rows] != x_lengths.tolist()      # ids, not lengths
+assert [len(y[i]) for i in rows] == [y.shape[1]] * len(rows) == [80] * len(rows)
+assert torch.equal(x_lengths, (x != 0).sum(dim=1)) and x.shape[1] == int(x_lengths.max())
+assert torch.equal(y_lengths, (y != 0).any(dim=1).sum(dim=1))   # non-padding frames
+assert y.shape[2] == int(y_lengths.max())
+
+# %% [markdown]
+# <a id="claim-1-2-4-1-pin-memory"></a>
+#
 # ## `pin_memory=True` and `non_blocking=True`
 #
 # A copy from CPU memory to a GPU goes through DMA, which needs *page-locked* ("pinned")

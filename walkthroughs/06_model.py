@@ -308,6 +308,8 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# <a id="claim-1-2-4-3-train-mode"></a>
+#
 # ## `generator.train()` and `generator.eval()`
 #
 # `train()` and `eval()` are not Glow-TTS code: they are methods of `torch.nn.Module`,

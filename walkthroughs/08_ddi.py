@@ -90,6 +90,8 @@ assert issubclass(FlowGenerator_DDI, nn.Module)
 assert FlowGenerator_DDI.__module__ == "glow_tts.models"
 
 # %% [markdown]
+# <a id="claim-1-1-subclass"></a>
+#
 # ## The same model with one switch flipped
 #
 # Build both with the tiny config and the same seed. They have the same modules, in the

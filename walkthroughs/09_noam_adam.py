@@ -41,6 +41,8 @@ from glow_tts.hparams import get_hparams_from_file
 hps = get_hparams_from_file("../configs/base.json")
 
 # %% [markdown]
+# <a id="claim-1-1-2-arguments"></a>
+#
 # ## The arguments
 #
 # | argument | from the config | what it does |
@@ -98,6 +100,25 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# <a id="claim-1-1-2-noam"></a>
+#
+# The notes (§1.1.2) describe the schedule as a linear warm-up followed by an inverse
+# square root, the learning-rate schedule of "Attention Is All You Need". Right on both
+# counts. Before the peak, doubling the step doubles the rate; after it, four times the
+# step gives half the rate; and every rate is the paper's formula (its section 5.3),
+# $d^{-1/2} \min(s^{-1/2}, s\,w^{-3/2})$, times `lr`.
+
+# %%
+lr_at = optimizer_g.lr_at
+assert all(abs(lr_at(2 * s) / lr_at(s) - 2) < 1e-12 for s in (1, 10, 1000, w // 2))
+assert all(abs(lr_at(4 * s) / lr_at(s) - 0.5) < 1e-12 for s in (w, 2 * w, 5 * w))
+for s in range(1, 3 * w, 97):
+    paper = d ** -0.5 * min(s ** -0.5, s * w ** -1.5)                # Vaswani et al.
+    assert abs(hps.train.learning_rate * paper / lr_at(s) - 1) < 1e-12
+
+# %% [markdown]
+# <a id="claim-1-1-2-commons-adam"></a>
+#
 # ## Nothing but Adam and `LambdaLR`
 #
 # PyTorch has the pieces: `torch.optim.Adam` with a base rate of $\mathrm{lr}_0$ and a

@@ -57,6 +57,8 @@ def fresh_dir() -> str:
 
 
 # %% [markdown]
+# <a id="claim-2-1-1-environ"></a>
+#
 # ## `mp.spawn`: the index comes first
 #
 # `mp.spawn(fn, args=(a, b), nprocs=n)` calls `fn(i, a, b)` in process `i` for
@@ -84,6 +86,46 @@ assert all(r["all_reduce_sum"] == 1 + 2 for r in reports)  # every rank holds th
 assert len({r["pid"] for r in reports} | {os.getpid()}) == 3  # two new processes
 
 # %% [markdown]
+# <a id="claim-2-1-2-signature"></a>
+#
+# The signature the notes quote (§2.1.2), with its defaults, is still the one of
+# `torch.multiprocessing.spawn` today:
+
+# %%
+import inspect
+
+defaults = {name: p.default for name, p in inspect.signature(mp.spawn).parameters.items()}
+print(defaults)
+assert list(defaults) == ["fn", "args", "nprocs", "join", "daemon", "start_method"]
+assert defaults["args"] == () and defaults["nprocs"] == 1 and defaults["join"] is True
+assert defaults["daemon"] is False and defaults["start_method"] == "spawn"
+
+# %% [markdown]
+# <a id="claim-2-1-3-rank"></a>
+#
+# > **The notes say** (§2.1.3) that `rank` is the ID of a process of the distributed run,
+# > and that a debugging run on six GPUs printed 0 to 5. The observation is **Right**, and
+# > on one machine under `mp.spawn` the rank is also the GPU's index. The definition is
+# > **Partly right**: a rank does name one process, but it is not a process ID in the
+# > operating system's sense (that is the PID, `os.getpid()`). It is the process's
+# > position in the process group, $0 \dots W-1$, given by the launcher (`mp.spawn`
+# > passes its loop index, `torchrun` sets `RANK`) and registered by
+# > `init_process_group`. Launching again makes new processes with new PIDs and the same
+# > ranks.
+
+# %%
+again_dir = fresh_dir()
+os.environ["MASTER_PORT"] = str(free_port())
+mp.spawn(probe, args=(2, "env://", again_dir), nprocs=2)
+again = read_reports(again_dir)
+print("first launch:", [(r["rank"], r["pid"]) for r in reports],
+      "| second:", [(r["rank"], r["pid"]) for r in again])
+assert [r["rank"] for r in again] == [r["rank"] for r in reports] == list(range(2))
+assert {r["pid"] for r in reports}.isdisjoint(r["pid"] for r in again)   # new PIDs
+
+# %% [markdown]
+# <a id="claim-2-1-2-spawn-method"></a>
+#
 # The start method is `spawn`: each child is a **fresh Python interpreter** that imports
 # the module holding `fn` and unpickles `fn` and `args`. That is why `fn` must be a
 # module-level function (a lambda or a notebook-local function cannot be found by a fresh
@@ -134,6 +176,8 @@ assert sum(l.startswith("RuntimeError") for l in error_lines) == 1  # one child,
 assert "has finished its bootstrapping phase" in unguarded.stderr
 
 # %% [markdown]
+# <a id="claim-2-1-2-join"></a>
+#
 # ## `join`, and what `daemon` means
 #
 # With `join=True` (the default) `mp.spawn` returns only after every child has exited.
@@ -297,6 +341,8 @@ assert elapsed < 60   # rank 0 was waiting for rank 1 in the rendezvous; it did 
 # %% [markdown]
 # ## What a backend is
 #
+# <a id="claim-2-1-3-backend"></a>
+#
 # > **The notes say** (§2.1.3, under `init_process_group`) that the backend gives access
 # > to CUDA, cuDNN, MKL and OpenMP functions.
 # > **In fact** those are *compute* libraries, switched in `torch.backends`. The
@@ -304,6 +350,7 @@ assert elapsed < 60   # rank 0 was waiting for rank 1 in the rendezvous; it did 
 # > library**: the code that moves tensors between processes for `all_reduce`,
 # > `broadcast`, `all_gather`. gloo works on CPU tensors (and GPU), NCCL on CUDA tensors
 # > only, MPI where PyTorch was built with it. This CPU wheel has gloo only.
+# > So: **Wrong**: the notes describe `torch.backends`, not a process group's backend.
 
 #
 # Two observations separate the two. The compute libraries work with no process group at
@@ -327,6 +374,68 @@ assert {"gloo", "nccl", "mpi"} <= set(dist.Backend.backend_list)
 assert not {"cuda", "cudnn", "mkl", "mkldnn", "openmp"} & set(dist.Backend.backend_list)
 assert dist.is_gloo_available()
 assert {r["backend"] for r in reports} == {"gloo"}         # what the two ranks above used
+
+# %% [markdown]
+# <a id="claim-2-1-3-backends"></a>
+#
+# What the notes say of the three backends themselves (§2.1.3) is right: gloo is the one
+# for training on CPUs (the only one in this CPU wheel, and the one every process group on
+# this page uses), NCCL is NVIDIA's library of collectives on CUDA tensors (it ships only
+# with the CUDA builds of PyTorch), and MPI comes from high-performance computing
+# (PyTorch has it only when built from source against an MPI library).
+
+# %%
+assert dist.is_gloo_available() and dist.Backend.GLOO == "gloo"
+assert dist.is_nccl_available() == (torch.version.cuda is not None)   # CUDA builds only
+assert not dist.is_mpi_available()                                     # not in pip wheels
+
+# %% [markdown]
+# <a id="claim-2-1-3-nccl-gradients"></a>
+#
+# > **The notes say** (§2.1.3) that a backend is needed because the results computed on
+# > each GPU must be combined into the gradient: **Right**. They then describe NCCL, quoting
+# > an article, as one of the ways to *compute and update* the gradient through
+# > communication between GPUs: **Partly right**, since NCCL (like gloo) only communicates.
+# > Each process computes its own gradients with autograd during `backward()`; DDP hands
+# > them, bucket by bucket, to the backend, whose all-reduce sums them over the processes
+# > (DDP divides by the world size); each process's optimizer then updates its own copy of
+# > the weights. A DDP *communication hook* sees a bucket at the moment it is handed over:
+# > its gradients are already complete, equal to those of a plain `backward()` without DDP
+# > or any process group. (One process is enough to see the hand-over; the averaging across
+# > ranks is the subject of the training walkthroughs.)
+
+# %%
+from torch.nn.parallel import DistributedDataParallel as DDP
+
+torch.manual_seed(0)
+net, twin = torch.nn.Linear(4, 2), torch.nn.Linear(4, 2)
+twin.load_state_dict(net.state_dict())
+inputs = torch.randn(8, 4)
+twin(inputs).pow(2).sum().backward()          # autograd alone: no backend involved
+handed_over = []                              # what DDP gives the backend
+
+
+def record_then_all_reduce(state, bucket):
+    handed_over.extend(g.clone() for g in bucket.gradients())
+    work = dist.all_reduce(bucket.buffer(), async_op=True)   # the backend's whole job
+    return work.get_future().then(lambda fut: fut.value()[0])
+
+
+dist.init_process_group("gloo", init_method="file://" + os.path.join(fresh_dir(), "rdzv"),
+                        world_size=1, rank=0)
+try:
+    ddp = DDP(net)
+    ddp.register_comm_hook(None, record_then_all_reduce)
+    ddp(inputs).pow(2).sum().backward()
+finally:
+    dist.destroy_process_group()
+plain_grads = {tuple(p.shape): p.grad for p in twin.parameters()}
+
+# %%
+assert len(handed_over) == len(plain_grads) == 2                     # weight and bias
+assert all(torch.equal(g, plain_grads[tuple(g.shape)]) for g in handed_over)
+assert all(torch.equal(p.grad, q.grad)
+           for p, q in zip(net.parameters(), twin.parameters()))
 
 # %% [markdown]
 # During training, DDP uses the backend for one thing above all: after `backward()`, it
@@ -358,6 +467,31 @@ for name, method in methods.items():
     assert sums == [3.0, 3.0]
 
 # %% [markdown]
+# <a id="claim-2-1-3-init-method"></a>
+#
+# The notes (§2.1.3) describe `init_method` as the URL that tells the processes where to
+# meet (a shared file, or an address for TCP) and give `env://` as the default. Right:
+# given no `init_method` (and no store), `init_process_group` reads `MASTER_ADDR` and
+# `MASTER_PORT` exactly as `env://` does, down to rejecting the same bad port.
+
+# %%
+os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(free_port())
+dist.init_process_group("gloo", world_size=1, rank=0)                 # no init_method
+try:
+    joined = (dist.get_world_size(), dist.get_rank())
+finally:
+    dist.destroy_process_group()
+os.environ["MASTER_PORT"] = "80000"
+try:
+    dist.init_process_group("gloo", world_size=1, rank=0)
+    default_error = None
+except ValueError as error:
+    default_error = str(error)
+assert joined == (1, 0)
+assert default_error is not None and "80000" in default_error    # it read MASTER_PORT
+assert not dist.is_initialized()
+
+# %% [markdown]
 # ## The original's port, today
 #
 # The original sets `MASTER_PORT = '80000'`. TCP ports are 16-bit numbers, at most
@@ -375,6 +509,8 @@ assert port_error is not None and "80000" in port_error
 assert not dist.is_initialized()
 
 # %% [markdown]
+# <a id="claim-2-1-3-global-local-rank"></a>
+#
 # ## Rank, local rank, node, world size
 #
 # A **node** is one machine; a job has `nnodes` of them with `nproc_per_node` processes
@@ -433,6 +569,8 @@ figures.rank_layout(reports, rdzv)
 # On real machines, run the same command on each node with its own `--node-rank` and the
 # rendezvous endpoint set to a host every node can reach (see the README's multi-node
 # command).
+#
+# <a id="claim-2-1-3-set-device"></a>
 #
 # ## `torch.cuda.set_device(rank)`: the local rank picks the device
 #

@@ -41,6 +41,8 @@ from glow_tts.models import FlowGenerator
 from glow_tts.text.symbols import symbols
 
 # %% [markdown]
+# <a id="claim-2-1-3-manual-seed"></a>
+#
 # ## One seed, the same weights on every rank
 #
 # Each rank of a distributed run is a separate process that builds its own copy of the
@@ -80,6 +82,8 @@ print("same seed -> identical weights:", same,
       "| other seed -> different weights:", differs)
 
 # %% [markdown]
+# <a id="claim-1-2-4-1-sampler-image"></a>
+#
 # ## Plain samplers: one process sees everything
 #
 # A `DataLoader` asks its *sampler* for indices and its dataset for the samples at those
@@ -112,6 +116,8 @@ print(raised)
 assert raised is not None and "mutually exclusive" in raised
 
 # %% [markdown]
+# <a id="claim-2-1-3-sampler-ddp"></a>
+#
 # ## `DistributedSampler`: shards of equal size, disjoint when $W$ divides $N$
 #
 # With `num_replicas` ranks, each rank keeps every `num_replicas`-th index of one shared
@@ -149,6 +155,31 @@ assert any(set(uneven[a]) & set(uneven[b]) for a in range(3) for b in range(a + 
 print("10 items on 3 ranks:", uneven)
 
 # %% [markdown]
+# <a id="claim-2-1-3-exclusive"></a>
+#
+# > **The notes say** (§2.1.3) that `DistributedSampler` draws each rank's subset of the
+# > data set exclusively. **Partly right**: the shards are disjoint only when the data set
+# > divides evenly by the world size. Otherwise the sampler pads the shared permutation
+# > with its own first indices, and those utterances go to two ranks in the same epoch
+# > (above, 10 items on 3 ranks: two of them twice). Passing `drop_last=True` to the
+# > *sampler* cuts the tail instead: disjoint shards, but a few utterances skipped in
+# > that epoch.
+
+# %%
+owners = {}
+for rank, part in enumerate(uneven):
+    for index in part:
+        owners.setdefault(index, set()).add(rank)
+on_two_ranks = sorted(i for i, ranks in owners.items() if len(ranks) > 1)
+print("utterances on two ranks in this epoch:", on_two_ranks)
+assert len(on_two_ranks) == 3 * math.ceil(10 / 3) - 10 == 2
+ten = TensorDataset(torch.arange(10))
+cut = [list(DistributedSampler(ten, num_replicas=3, rank=r, seed=0, drop_last=True))
+       for r in range(3)]
+assert [len(part) for part in cut] == [10 // 3] * 3
+assert len(set(sum(cut, []))) == 9                   # disjoint; one utterance left out
+
+# %% [markdown]
 # ## `set_epoch`: a new order every epoch, agreed by all ranks
 #
 # The sampler's permutation comes from a generator seeded with `seed + epoch`. Every rank
@@ -163,6 +194,26 @@ assert sorted(sum(epoch2, [])) == list(range(12))          # still a partition
 
 forgetful = DistributedSampler(toy, num_replicas=3, rank=0, shuffle=True, seed=0)
 assert list(forgetful) == list(forgetful) == shards(12, 3, epoch=0)[0]
+
+# %% [markdown]
+# <a id="claim-2-2-1-set-epoch"></a>
+#
+# > **The notes say** (§2.2.1) that `train_loader.sampler.set_epoch(epoch)` uses the
+# > samples drawn by the `DistributedSampler`. **Partly right**: the loader's sampler is
+# > that `DistributedSampler`, but `set_epoch` draws nothing and returns nothing. It only
+# > stores the epoch number. The next time the sampler is iterated, it seeds a generator
+# > with `seed + epoch`, draws one permutation of all $N$ indices (the same on every rank),
+# > pads it and keeps every $W$-th index from its own rank on. The cell rebuilds rank 1's
+# > order from `torch.randperm` alone.
+
+# %%
+by_epoch = DistributedSampler(toy, num_replicas=3, rank=1, shuffle=True, seed=0)
+returned = by_epoch.set_epoch(7)
+generator = torch.Generator()
+generator.manual_seed(0 + 7)                                   # seed + epoch
+permutation = torch.randperm(len(toy), generator=generator).tolist()
+assert returned is None and by_epoch.epoch == 7
+assert list(by_epoch) == permutation[1::3] == list(by_epoch)   # rank 1's slice, twice
 
 # %% [markdown]
 # The figure shows which rank owns each of twelve utterances in three epochs; a row is an
@@ -195,12 +246,16 @@ plt.show()
 # batches of size $b$, so `batch_idx` runs from $0$ to $B_{\text{epoch}} - 1$.
 # `len(train_loader)` is already that per-rank number.
 #
+# <a id="claim-2-2-2-batch-count"></a>
+#
 # > **The notes say** (§2.2.2) that the number of batches is `len(train_loader)` divided
 # > by the world size and the batch size.
 # > **In fact** `len(train_loader)` already counts *batches of one rank*: dividing it again
 # > would be wrong. The division by $W$ and $b$ applies to the number of *samples* $N$,
 # > with a ceiling for the sampler's padding and a floor for `drop_last`. For the notes'
 # > examples the numbers come out the same; the formula differs on others.
+# > So: **Partly right**: right for the notes' examples, with $N$ in place of
+# > `len(train_loader)`; the exact count needs the ceiling and the floor.
 
 # %%
 def batches_per_epoch(n_items: int, world_size: int, batch_size: int) -> list[int]:
@@ -218,7 +273,18 @@ def formula(n_items: int, world_size: int, batch_size: int) -> int:
     return math.ceil(n_items / world_size) // batch_size
 
 
+# %%
+# len(train_loader) is one rank's batch count already; divided again, it counts nothing
+ten_items = TensorDataset(torch.arange(10))
+rank0_loader = DataLoader(ten_items, batch_size=2, drop_last=True,
+                          sampler=DistributedSampler(ten_items, num_replicas=3, rank=0))
+assert len(rank0_loader) == len(list(rank0_loader)) == formula(10, 3, 2) == 2
+assert len(rank0_loader) / 3 / 2 < 1
+
+
 # %% [markdown]
+# <a id="claim-2-2-2-examples"></a>
+#
 # The notes' first example: 12,000 utterances on 6 GPUs with a batch of 196 per GPU.
 # Each rank sees $12000/6 = 2000$ utterances, $\lfloor 2000/196 \rfloor = 10$ batches:
 # `batch_idx` $\in \{0, \dots, 9\}$, and $2000 - 10 \cdot 196 = 40$ utterances per rank are

@@ -211,6 +211,8 @@ assert list(steps) == list(range(1, 13)) and result["global_step"] == 12 and res
 assert all(torch.isfinite(torch.tensor(v)) for v in mle_losses + duration_losses)
 
 # %% [markdown]
+# <a id="claim-2-1-3-train-and-eval"></a>
+#
 # ## `train()` and `eval()`
 #
 # `train` calls `generator.train()` before its loop; `evaluate` calls
@@ -230,6 +232,8 @@ assert len(calls) == len(train_calls) + len(eval_calls) + len(sample_calls)
 # %% [markdown]
 # ## When the gen sample runs
 #
+# <a id="claim-2-2-2-gen-sample"></a>
+#
 # > **The notes say** (§2.2.2) that the line
 # > `(y_gen, *_), *_ = generator.module(x[:1], x_lengths[:1], gen=True)` runs when
 # > `batch_idx` is 0. **In fact** the original runs it under
@@ -239,7 +243,8 @@ assert len(calls) == len(train_calls) + len(eval_calls) + len(sample_calls)
 # > whole run, `(global_step - 1) % log_interval == 0`, which is the same rule in the
 # > first epoch and does not restart every epoch. And ours runs the sample in
 # > **eval mode under `torch.inference_mode()`**, where the original generated in train
-# > mode (dropout on) with autograd recording.
+# > mode (dropout on) with autograd recording. So: **Partly right**: batch 0 is one of the
+# > batches that run it (on rank 0), not the only one.
 #
 # Our run has 9 batches per epoch, `log_interval = 4` and 12 steps. Step $s$ (counted
 # from 1) is batch $(s - 1) \bmod 9$ of epoch $\lfloor (s - 1) / 9 \rfloor + 1$. The three

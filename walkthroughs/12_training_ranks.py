@@ -104,6 +104,8 @@ assert all(name in rank0_block for name in ("get_logger", "check_git_hash", "Sum
 assert inspect.getsource(glow_tts.train.evaluate).count("if rank != 0:") == 1
 
 # %% [markdown]
+# <a id="claim-2-1-3-rank0-files"></a>
+#
 # What the run left on disk: the log, the commit, the checkpoint, and one TensorBoard
 # event file in each of the two folders.
 
@@ -122,6 +124,44 @@ assert all(len(names) == 1 for names in event_files.values())
 assert os.path.isfile(os.path.join(hps.model_dir, "G_12.pth"))
 
 # %% [markdown]
+# <a id="claim-2-1-3-check-git-hash"></a>
+#
+# > **The notes say** (§2.1.3) that `check_git_hash`, through `subprocess.getoutput`,
+# > returns the stdout and stderr of subprocesses. **Partly right**:
+# > `subprocess.getoutput(cmd)` does return one shell command's stdout and stderr, merged
+# > into one string (the exit status dropped, the last newline stripped). But
+# > `check_git_hash` uses it only to read the current commit with `git rev-parse HEAD`;
+# > it writes that to `model_dir/githash` on the first run, warns when a later run's
+# > commit differs, and returns nothing (original `utils.py`, lines 194–211; ours returns
+# > the hash, or `None` outside a git checkout). Merging stderr has a cost there: the
+# > original checks that its *source* folder is a git checkout but runs `git` in the
+# > *current* folder, so started from another folder it records git's error message as
+# > the "hash".
+
+# %%
+import shlex
+import subprocess
+import sys
+
+from glow_tts.utils import check_git_hash
+
+both = "import sys; print(1, flush=True); print(2, file=sys.stderr); sys.exit(3)"
+merged = subprocess.getoutput(f"{shlex.quote(sys.executable)} -c {shlex.quote(both)}")
+elsewhere = tempfile.mkdtemp(prefix="glow_tts_no_git_")
+outside = subprocess.getoutput(f"cd {shlex.quote(elsewhere)} && git rev-parse HEAD")
+with open(os.path.join(hps.model_dir, "githash")) as f:
+    saved_hash = f.read()
+print(repr(merged), "|", outside, "|", saved_hash)
+
+# %%
+assert merged == "1\n2"                                    # stdout and stderr, one string
+assert outside.startswith("fatal: not a git repository")       # an error, as text
+assert check_git_hash(hps.model_dir) == saved_hash          # the commit, already recorded
+assert len(saved_hash) == 40 and set(saved_hash) <= set("0123456789abcdef")  # commit id
+
+# %% [markdown]
+# <a id="claim-2-1-3-summarywriter"></a>
+#
 # TensorBoard's `EventAccumulator` reads the event files as TensorBoard does. The training
 # run holds the original's scalar names, `loss/g/total`, `learning_rate`, `grad_norm`,
 # `loss/g/0` (MLE) and `loss/g/1` (duration), plus two readable aliases of ours

@@ -31,7 +31,7 @@ import functools
 import inspect
 import io
 
-import koreanize_matplotlib  # noqa: F401  (Hangul in figure labels)
+import glow_tts.fonts.register  # noqa: F401  (NanumGothic for Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
 import torch.distributed

@@ -40,7 +40,7 @@ import tempfile
 import time
 
 # noqa: F401  (a Hangul font: figure titles quote Korean sentences)
-import koreanize_matplotlib
+import glow_tts.fonts.register
 import matplotlib.pyplot as plt
 import numpy as np
 import torch

@@ -160,8 +160,11 @@ def build_corpus(
     sentences = load_sentences()
     if limit is not None:
         if limit < 1:
-            raise CorpusError(f"limit must be at least 1, got {limit}")
+            raise CorpusError(f"--limit must be at least 1, got {limit}")
         sentences = sentences[:limit]
+    if not 8000 <= sampling_rate <= 192000:
+        raise CorpusError(f"--sampling-rate must be between 8000 and 192000 Hz (the config's "
+                          f"data.sampling_rate, usually 22050), got {sampling_rate}")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise CorpusError(f"output path {out_dir} exists and is not a folder")
 

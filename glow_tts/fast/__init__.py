@@ -6,8 +6,8 @@ programme. Two devices make training faster without changing what it computes:
 
 * :mod:`glow_tts.fast.dropout`: the dropout mask drawn from geometric gaps between dropped
   elements (same Bernoulli(p) distribution, about ``p`` times as many random numbers);
-* :mod:`glow_tts.fast.mas`: a tiled, multi-threaded alignment-search kernel with exactly the
-  plain programme's paths.
+* :mod:`glow_tts.fast.mas`: the alignment search with the batch shared over threads, exactly
+  the plain programme's paths.
 
 ``enable(model)`` switches both on for one model; ``models.build_model`` calls it when the
 config says ``train.fast`` (the default), so every command (train, init, synthesize, demo)
