@@ -49,7 +49,7 @@ import torch.multiprocessing as mp
 
 import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 from glow_tts.distributed import probe, read_reports
-from glow_tts.distributed import find_free_port as free_port  # an unused port, from the OS
+from glow_tts.distributed import find_free_port as free_port  # an unused port
 
 
 def fresh_dir() -> str:
