@@ -86,6 +86,10 @@ def run_demo(out_dir: str = "out/demo", config: str | None = None, quick: bool |
     t_start, cpu_start, load_start = time.perf_counter(), time.process_time(), os.getloadavg()
     timings = {}
 
+    # The config first: a missing or bad one is reported before anything is written.
+    config_path = config or default_config()
+    raw = load_config_file(config_path)
+
     corpus_dir = os.path.join(out_dir, "corpus")
     model_dir = os.path.join(out_dir, "model")
     samples_dir = os.path.join(out_dir, "samples")
@@ -95,8 +99,6 @@ def run_demo(out_dir: str = "out/demo", config: str | None = None, quick: bool |
     timings["corpus_s"] = time.perf_counter() - t
     say(f"      {corpus}")
 
-    config_path = config or default_config()
-    raw = load_config_file(config_path)
     raw["data"]["training_files"] = corpus.filelists["train"]
     raw["data"]["validation_files"] = corpus.filelists["val"]
     raw["train"]["use_cuda"] = False  # the demo is the CPU walk-through
