@@ -2,20 +2,29 @@
 #   make book   # venv + install + execute every walkthrough + build site/
 #   make test   # venv + install + pytest tests/ walkthroughs/
 PYTHON ?= python3
+UV ?= uv
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install book test test-fast notebooks lab serve demo bench clean
+.PHONY: install lock book test test-fast notebooks lab serve demo bench clean
 
 install: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Regenerate the locks from pyproject.toml (needs uv: pip install uv); uv keeps the versions
+# already in a lock where they still fit. See the README, "Dependencies".
+LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes \
+	--find-links /opt/wheels --emit-find-links -c requirements-torch-cpu.txt
+lock:
+	$(UV) pip compile pyproject.toml --extra test --extra book $(LOCK_FLAGS) -o requirements.txt
+	$(UV) pip compile pyproject.toml --extra lab $(LOCK_FLAGS) -c requirements.txt -o requirements-lab.txt
 
 book: $(STAMP)
 	$(PY) tools/build_book.py
@@ -30,7 +39,7 @@ notebooks: $(STAMP)
 	$(PY) tools/build_book.py --notebooks-only
 
 lab: $(STAMP)
-	$(PY) -m pip install --quiet -r requirements-lab.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-lab.txt
 	mkdir -p build/lab-settings && cp -rn tools/jupyterlab/user-settings/. build/lab-settings/
 	cd walkthroughs && JUPYTERLAB_SETTINGS_DIR=../build/lab-settings ../$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 

@@ -86,7 +86,8 @@ def run_demo(out_dir: str = "out/demo", config: str | None = None, quick: bool |
     t_start, cpu_start, load_start = time.perf_counter(), time.process_time(), os.getloadavg()
     timings = {}
 
-    # The config first: a missing or bad one is reported before anything is written.
+    # The config is read and checked before anything is written: a bad one must not leave
+    # a freshly synthesized corpus behind.
     config_path = config or default_config()
     raw = load_config_file(config_path)
 

@@ -477,9 +477,15 @@ def build_model(hps, model_class=None) -> FlowGenerator:
     The vocabulary is the symbol table plus one blank id when ``data.add_blank`` is on (the
     original spelled this ``len(symbols) + getattr(hps.data, "add_blank", False)`` wherever
     it built a model); the mel channels come from ``data``, everything else from ``model``.
+    With ``train.fast`` (the default) the speed devices of ``glow_tts.fast`` are switched
+    on: same parameters and results, dropout masks from another random stream.
     """
+    from glow_tts import fast
     from glow_tts.text.symbols import symbols
 
     model_class = model_class or FlowGenerator
-    return model_class(n_vocab=len(symbols) + int(hps.data.add_blank),
-                       out_channels=hps.data.n_mel_channels, **hps.model)
+    model = model_class(n_vocab=len(symbols) + int(hps.data.add_blank),
+                        out_channels=hps.data.n_mel_channels, **hps.model)
+    if hps.train.fast:
+        fast.enable(model)
+    return model

@@ -2,6 +2,7 @@
 what it must leave alone (parameters, train/eval behaviour, outputs, other models)."""
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,7 +11,8 @@ from torch import nn
 from glow_tts import fast, monotonic_align
 from glow_tts.fast import mas
 from glow_tts.fast.dropout import GeometricDropout
-from glow_tts.models import FlowGenerator, FlowGenerator_DDI
+from glow_tts.hparams import get_hparams_from_file
+from glow_tts.models import FlowGenerator, FlowGenerator_DDI, build_model
 
 N_VOCAB = 20
 SMALL = dict(hidden_channels=16, filter_channels=32, filter_channels_dp=32, out_channels=8,
@@ -139,3 +141,15 @@ def test_train_mode_still_drops_out_at_the_configured_rate():
     assert not torch.equal(first, second)                   # dropout is on in train mode
     model.eval()
     assert torch.equal(model.encoder(x, x_lengths)[0], model.encoder(x, x_lengths)[0])
+
+
+@pytest.mark.parametrize("switch", [True, False])
+def test_build_model_switches_fast_on_exactly_when_the_config_says_so(switch):
+    hps = get_hparams_from_file(str(Path(__file__).resolve().parents[1] / "configs" / "tiny.json"))
+    assert hps.train.fast is True                            # the default
+    hps.train.fast = switch
+    for cls in (FlowGenerator, FlowGenerator_DDI):
+        model = build_model(hps, cls)
+        drops = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+        assert drops and fast.is_enabled(model) is switch
+        assert all((type(m) is GeometricDropout) is switch for m in drops)

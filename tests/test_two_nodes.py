@@ -48,8 +48,7 @@ from train_fixtures import build_micro_corpus, micro_hparams, write_config
 from glow_tts import commons
 from glow_tts.checkpoint import load_checkpoint_dict
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
-from glow_tts.models import FlowGenerator
-from glow_tts.text.symbols import symbols
+from glow_tts.models import build_model
 
 pytestmark = pytest.mark.slow
 
@@ -148,19 +147,13 @@ import torch
 sys.path.insert(0, {tests_dir!r})
 import glow_tts.train as train_module
 
-try:
-    from train_fixtures import Recorder   # the loop reports losses through on_step
-except ImportError:                         # ... or returns them itself
-    Recorder = None
+from train_fixtures import Recorder
 real_train_and_eval = train_module.train_and_eval
 
-def recorded(rank, n_gpus, hps, **kwargs):
-    if Recorder is None:
-        result = real_train_and_eval(rank, n_gpus, hps, **kwargs)
-    else:
-        recorder = Recorder()
-        result = real_train_and_eval(rank, n_gpus, hps, on_step=recorder, **kwargs)
-        result = dict(result, losses=recorder.losses, seen=recorder.seen)
+def recorded(rank, n_gpus, hps):
+    recorder = Recorder()   # on_step: each step's losses and the items it trained on
+    result = real_train_and_eval(rank, n_gpus, hps, on_step=recorder)
+    result = dict(result, losses=recorder.losses, seen=recorder.seen)
     params = {{k: v.detach().clone() for k, v in result["generator"].state_dict().items()}}
     env = {{k: os.environ.get(k) for k in ("RANK", "WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR",
                                           "GLOO_SOCKET_IFNAME")}}
@@ -225,9 +218,8 @@ def run_nodes(pair: TwoNamespaces, script: str, out_dir: str) -> list[str]:
 def replay_in_one_process(hps, seen: list[list[int]], steps: int):
     """One process, same initial weights: each step, the loss of every node's items and
     an update from the mean of those losses. Returns (parameters, per-node losses)."""
-    torch.manual_seed(hps.train.seed)
-    model = FlowGenerator(n_vocab=len(symbols) + int(getattr(hps.data, "add_blank", False)),
-                          out_channels=hps.data.n_mel_channels, **hps.model)
+    torch.manual_seed(hps.train.seed)   # as train_and_eval does before building the model
+    model = build_model(hps)
     optimizer = commons.Adam(model.parameters(), scheduler=hps.train.scheduler,
                              dim_model=hps.model.hidden_channels,
                              warmup_steps=hps.train.warmup_steps, lr=hps.train.learning_rate,
@@ -307,5 +299,5 @@ def test_two_nodes_in_two_network_namespaces_train_as_one_process_would(namespac
     assert not differ, differ
     # The parameters did move (the comparison is not between two copies of the init).
     torch.manual_seed(hps.train.seed)
-    init = FlowGenerator(n_vocab=len(symbols), out_channels=hps.data.n_mel_channels, **hps.model).state_dict()
+    init = build_model(hps).state_dict()
     assert any(not torch.equal(init[k], p0[k]) for k in init)

@@ -274,6 +274,9 @@ def write_notebooks(dest: Path, walkthroughs: list[Walkthrough], quick: bool,
                                                "display_name": "Python 3"}
         nbformat.write(notebook, out / f"{walkthrough.slug}.ipynb")
         shutil.copy2(walkthrough.path, out / walkthrough.path.name)
+    helpers = walkthroughs[0].path.parent / "figures.py" if walkthroughs else None
+    if helpers is not None and helpers.is_file():   # the notebooks `import figures`
+        shutil.copy2(helpers, out / helpers.name)
     log(f"Wrote {len(walkthroughs)} notebook(s) into {out} "
         f"({executed_count} with executed outputs)")
 

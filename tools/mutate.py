@@ -49,11 +49,12 @@ class Mutant:
 
 MUTANTS = [
     # --- the seven that got through in issue 13 ----------------------------------------
-    Mutant("mas-diagonal", "glow_tts/fast/mas.py",
-           "if x > 0 and (x == y or moved[y, x]):",
-           "if x > 0 and moved[y, x]:",
+    Mutant("mas-diagonal", "glow_tts/monotonic_align.py",
+           "if x > 0 and (x == y or q[x, y - 1] < q[x - 1, y - 1]):",
+           "if x > 0 and q[x, y - 1] < q[x - 1, y - 1]:",
            ("tests/test_monotonic_align.py",),
-           "fast MAS back-tracking without its diagonal rule (shows only on -inf/NaN scores)"),
+           "MAS back-tracking (plain and the fast batch scheduler, which runs the same programme) "
+           "without its diagonal rule (shows only on -inf/NaN scores)"),
     Mutant("mas-short-check", "glow_tts/monotonic_align.py",
            "too_short = np.nonzero(t_y < t_x)[0]",
            "too_short = np.nonzero(t_y < t_x - 1)[0]",
@@ -82,7 +83,7 @@ MUTANTS = [
            ("tests/test_text.py",),
            "10대 read as 열대 (only 20대 and up as age decades)"),
     Mutant("no-set-epoch", "glow_tts/train.py",
-           "    sampler.set_epoch(epoch)",
+           "    train_loader.sampler.set_epoch(epoch)",
            "    pass",
            ("tests/test_epoch_order.py",),
            "sampler.set_epoch(epoch) removed from training: every epoch in epoch 0's order"),

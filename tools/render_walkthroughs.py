@@ -434,6 +434,9 @@ def _package_files(repo: Path) -> list[Path]:
         if base.is_dir():
             files.extend(p for p in base.rglob("*") if p.is_file()
                          and "__pycache__" not in p.parts and p.suffix not in (".pyc",))
+    helpers = repo / "walkthroughs" / "figures.py"   # the walkthroughs' plotting helpers
+    if helpers.is_file():
+        files.append(helpers)
     return sorted(files)
 
 

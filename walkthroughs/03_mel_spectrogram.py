@@ -198,8 +198,8 @@ assert torch.allclose(shifted[:, 1 + 4:-4], mel[:, 4:-4], atol=1e-4)
 fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(8, 5), sharex=False)
 
 ax0.plot(t, wav, lw=0.5)
-ax0.set(xlabel="time (s)", ylabel="amplitude", title="waveform", xlim=(0, t[-1]))
-im = ax1.imshow(mel, origin="lower", aspect="auto", cmap="magma")
+ax0.set(xlabel="time (s)", ylabel="amplitude", title="waveform", xlim=(0, t[-1].item()))
+im = ax1.imshow(mel.numpy(), origin="lower", aspect="auto", cmap="magma")
 ax1.set(xlabel=f"frame (hop {hop} samples)", ylabel="mel band",
         title=f"log-mel spectrogram {list(mel.shape)}")
 fig.colorbar(im, ax=ax1, label="ln(mel)")

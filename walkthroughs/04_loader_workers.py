@@ -117,7 +117,9 @@ assert [s["frames"] for s in single] == [s["frames"] for s in multi]
 class NotedBatches(torch.utils.data.BatchSampler):
     """A BatchSampler that also records, for every index list, the process drawing it."""
 
-    drawn_in: list[int] = []
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.drawn_in = []
 
     def __iter__(self):
         for batch in super().__iter__():

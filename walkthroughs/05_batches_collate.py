@@ -215,7 +215,7 @@ assert (real >= 0).float().mean() < 0.05  # ... louder than 95% of speech
 fig, axes = plt.subplots(1, 5, figsize=(12, 3.2),
                          gridspec_kw={"width_ratios": [1.3, 1, 1, 1, 1]})
 ids = x.float().masked_fill(x == 0, float("nan"))
-axes[0].imshow(ids, aspect="auto", cmap="viridis", interpolation="nearest")
+axes[0].imshow(ids.numpy(), aspect="auto", cmap="viridis", interpolation="nearest")
 axes[0].set(title="x: token ids [B, T_x]", xlabel="token position",
             ylabel="batch row (by text length)",
             yticks=range(4))

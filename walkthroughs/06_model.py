@@ -294,8 +294,8 @@ assert torch.equal(squeezed[0, 3:], demo[0, :, 1::2])  # odd frames -> last 3 ch
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3),
                                gridspec_kw={"width_ratios": [2, 1.2]})
 frame_of = (demo[0] % 8)
-ax0.imshow(frame_of, cmap="tab10", vmin=0, vmax=9, aspect="auto")
-ax1.imshow(squeezed[0] % 8, cmap="tab10", vmin=0, vmax=9, aspect="auto")
+ax0.imshow(frame_of.numpy(), cmap="tab10", vmin=0, vmax=9, aspect="auto")
+ax1.imshow((squeezed[0] % 8).numpy(), cmap="tab10", vmin=0, vmax=9, aspect="auto")
 for ax, data in [(ax0, demo[0]), (ax1, squeezed[0])]:
     cells = torch.cartesian_prod(torch.arange(data.shape[0]), torch.arange(data.shape[1]))
     for (row, col), value in zip(cells.tolist(), data.flatten().tolist()):

@@ -222,7 +222,7 @@ except ValueError as err:
 
 # %% tags=["plot"]
 fig, ax = plt.subplots(figsize=(7, 2.8))
-im = ax.imshow(logp[0], aspect="auto", cmap="viridis", origin="lower")
+im = ax.imshow(logp[0].numpy(), aspect="auto", cmap="viridis", origin="lower")
 ys, xs = torch.nonzero(found[0], as_tuple=True)
 ax.plot(xs, ys, "w.-", lw=1.5, ms=8, label="MAS path")
 ax.set(xlabel="mel frame j", ylabel="token i",

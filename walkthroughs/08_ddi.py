@@ -45,8 +45,7 @@ from glow_tts.corpus import build_corpus
 from glow_tts.data_utils import TextMelCollate, TextMelLoader
 from glow_tts.hparams import get_hparams_from_file
 from glow_tts.init import FlowGenerator_DDI, run_ddi
-from glow_tts.models import FlowGenerator
-from glow_tts.text.symbols import symbols
+from glow_tts.models import FlowGenerator, build_model
 
 torch.set_num_threads(1)
 
@@ -68,7 +67,7 @@ torch.set_num_threads(1)
 # > **The notes say** (§1.1) that `FlowGenerator_DDI(models.FlowGenerator)` inherits the
 # > `__init__` of a class imported from `models.py` and hands its arguments to the model,
 # > and that `FlowGenerator_DDI` in `models.py` shows it inheriting from the `torch.nn`
-# > module. **Partly right.** The inheritance is as described: the base class is
+# > module. **Partly right**. The inheritance is as described: the base class is
 # > `models.FlowGenerator`, the constructor passes its arguments through to it, and the
 # > class is an `nn.Module`. But the original defines `FlowGenerator_DDI` in `init.py`
 # > (line 17), not in `models.py`; what `models.py` holds is its base, `FlowGenerator`,
@@ -101,12 +100,10 @@ assert FlowGenerator_DDI.__module__ == "glow_tts.models"
 
 # %%
 hps = get_hparams_from_file("../configs/tiny.json")
-n_vocab = len(symbols) + getattr(hps.data, "add_blank", False)
-
 torch.manual_seed(hps.train.seed)
-plain = FlowGenerator(n_vocab, out_channels=hps.data.n_mel_channels, **hps.model)
+plain = build_model(hps)                          # FlowGenerator
 torch.manual_seed(hps.train.seed)
-ddi = FlowGenerator_DDI(n_vocab, out_channels=hps.data.n_mel_channels, **hps.model)
+ddi = build_model(hps, FlowGenerator_DDI)         # the same arguments, the DDI class
 
 plain_modules = [(name, type(m).__name__) for name, m in plain.named_modules()]
 ddi_modules = [(name, type(m).__name__) for name, m in ddi.named_modules()]
@@ -284,7 +281,7 @@ plt.show()
 # %%
 saved = load_checkpoint_dict(ddi_path)
 print(sorted(saved), "| iteration", saved["iteration"])
-fresh = FlowGenerator(n_vocab, out_channels=hps.data.n_mel_channels, **hps.model)
+fresh = build_model(hps)
 _, _, learning_rate, iteration = load_checkpoint(ddi_path, fresh)
 
 # %%
@@ -315,7 +312,7 @@ assert all(fresh.get_submodule(n).initialized for n in actnorms)
 
 # %%
 torch.manual_seed(0)
-model = FlowGenerator_DDI(n_vocab, out_channels=hps.data.n_mel_channels, **hps.model)
+model = build_model(hps, FlowGenerator_DDI)
 batches = iter(loader)
 first, second = next(batches), next(batches)
 with torch.no_grad():

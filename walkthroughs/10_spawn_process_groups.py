@@ -495,7 +495,10 @@ assert not dist.is_initialized()
 # ## The original's port, today
 #
 # The original sets `MASTER_PORT = '80000'`. TCP ports are 16-bit numbers, at most
-# 65,535; old versions of PyTorch let the value wrap around silently, PyTorch 2 checks it.
+# 65,535. PyTorch of 2020 accepted the value; PyTorch 1.10 failed with a `TypeError` when
+# building the rendezvous store, and since 1.11 the `env://` rendezvous checks the range
+# first (`torch/distributed/rendezvous.py`) and raises a `ValueError` (the chapter "What
+# changed since 2020" has the history).
 
 # %%
 os.environ["MASTER_PORT"] = "80000"
@@ -505,7 +508,7 @@ try:
 except ValueError as error:
     port_error = str(error)
 print(port_error)
-assert port_error is not None and "80000" in port_error
+assert port_error is not None and "80000" in port_error and "65535" in port_error
 assert not dist.is_initialized()
 
 # %% [markdown]

@@ -11,10 +11,8 @@
 # %% [markdown]
 # # The training loop: one step, train() and eval(), and the gen sample
 #
-# *Reviews:* `train.py`, `train_and_eval` (the `if rank == 0:` block with the logger,
-# `check_git_hash` and the two `SummaryWriter`s; `generator = DDP(generator)`), `train`
-# (`generator.train()`, the loop over `(x, x_lengths, y, y_lengths)`, the two losses,
-# `backward`, `clip_grad_value_`, `step`, and every `log_interval` batches
+# *Reviews:* `train.py`, `train` (`generator.train()`, the loop over
+# `(x, x_lengths, y, y_lengths)`, the two losses, `backward`, `clip_grad_value_`, `step`, and every `log_interval` batches
 # `generator.module(x[:1], x_lengths[:1], gen=True)` plus `utils.summarize`) and `evaluate`.
 # Ours: `glow_tts/train.py`, the same three functions.
 #
@@ -35,24 +33,20 @@
 # covers: T28, T29
 
 # %%
-import inspect
 import os
 import tempfile
 
 import torch
-import torch.distributed as dist
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from torch.nn.parallel import DistributedDataParallel as DDP
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 import glow_tts.train
 from glow_tts import commons
 from glow_tts.corpus import build_corpus
-from glow_tts.data_utils import TextMelLoader
+from glow_tts.data_utils import TextMelLoader, build_train_loader
 from glow_tts.hparams import get_hparams_from_file
 from glow_tts.models import FlowGenerator
 from glow_tts.text.symbols import symbols
-from glow_tts.data_utils import build_train_loader
-from glow_tts.train import train_and_eval, unwrap
+from glow_tts.train import train_and_eval
 
 torch.set_num_threads(1)
 
@@ -70,9 +64,10 @@ corpus = build_corpus(os.path.join(work, "corpus"), limit=40, progress=False)
 hps = get_hparams_from_file("../configs/tiny.json")
 hps.data.training_files = corpus.filelists["train"]
 hps.data.validation_files = corpus.filelists["val"]
-for key, value in {"hidden_channels": 32, "hidden_channels_enc": 32, "hidden_channels_dec": 32,
-                   "filter_channels": 64, "filter_channels_dp": 32, "n_layers_enc": 1,
-                   "n_blocks_dec": 2, "n_block_layers": 2}.items():
+micro = {"hidden_channels": 32, "hidden_channels_enc": 32, "hidden_channels_dec": 32,
+         "filter_channels": 64, "filter_channels_dp": 32, "n_layers_enc": 1,
+         "n_blocks_dec": 2, "n_block_layers": 2}
+for key, value in micro.items():
     hps.model[key] = value
 hps.train.batch_size = 4
 hps.train.log_interval = 4
@@ -110,13 +105,15 @@ sampler, train_loader = build_train_loader(dataset, hps.train.batch_size,
 sampler.set_epoch(1)
 x, x_lengths, y, y_lengths = next(iter(train_loader))
 B = hps.train.batch_size
-print(tuple(x.shape), x.dtype, tuple(x_lengths.shape), tuple(y.shape), y.dtype, tuple(y_lengths.shape))
+print(tuple(x.shape), x.dtype, tuple(x_lengths.shape), tuple(y.shape), y.dtype,
+      tuple(y_lengths.shape))
 
 # %%
 assert len(train_loader) == len(dataset) // B == 9
 assert x.shape == (B, int(x_lengths.max())) and x.dtype == torch.int64
 assert x_lengths.shape == (B,) and torch.all(x_lengths[:-1] >= x_lengths[1:])
-assert y.shape == (B, hps.data.n_mel_channels, int(y_lengths.max())) and y.dtype == torch.float32
+assert y.shape == (B, hps.data.n_mel_channels, int(y_lengths.max()))
+assert y.dtype == torch.float32
 assert isinstance(y, torch.Tensor) and y_lengths.dtype == torch.int64
 
 # %% [markdown]
@@ -142,8 +139,10 @@ assert isinstance(y, torch.Tensor) and y_lengths.dtype == torch.int64
 torch.manual_seed(hps.train.seed)
 generator = FlowGenerator(len(symbols) + hps.data.add_blank, out_channels=80, **hps.model)
 optimizer_g = commons.Adam(generator.parameters(), scheduler=hps.train.scheduler,
-                           dim_model=hps.model.hidden_channels, warmup_steps=hps.train.warmup_steps,
-                           lr=hps.train.learning_rate, betas=hps.train.betas, eps=hps.train.eps)
+                           dim_model=hps.model.hidden_channels,
+                           warmup_steps=hps.train.warmup_steps,
+                           lr=hps.train.learning_rate, betas=hps.train.betas,
+                           eps=hps.train.eps)
 generator.train()
 optimizer_g.zero_grad()
 (z, z_m, z_logs, logdet, z_mask), (x_m, x_logs, x_mask), (attn, logw, logw_) = \
@@ -156,16 +155,21 @@ grad_norm = commons.clip_grad_value_(generator.parameters(), hps.train.grad_clip
 optimizer_g.step()
 T_y = y.shape[2] // 2 * 2
 print(f"z {tuple(z.shape)}  attn {tuple(attn.shape)}  logw {tuple(logw.shape)}  "
-      f"l_mle {l_mle.item():.3f}  l_length {l_length.item():.3f}  grad_norm {grad_norm:.2f}")
+      f"l_mle {l_mle.item():.3f}  l_length {l_length.item():.3f}  "
+      f"grad_norm {grad_norm:.2f}")
 
 # %%
-assert z.shape == z_m.shape == (B, 80, T_y) and z_mask.shape == (B, 1, T_y)   # [b, c, t_y']
-assert logdet.shape == (B,) and x_m.shape == (B, 80, x.shape[1])              # [b], [b, c, t_x]
-assert attn.shape == (B, 1, x.shape[1], T_y) and logw.shape == logw_.shape == (B, 1, x.shape[1])
-assert torch.equal(attn.sum(dim=(2, 3)).squeeze(1), (y_lengths // 2 * 2).float())  # every frame used once
-assert all(p.grad is None or p.grad.abs().max() <= hps.train.grad_clip for p in generator.parameters())
-norm_after = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in generator.parameters() if p.grad is not None]))
-assert grad_norm >= norm_after                       # the returned norm is the one before clipping
+# [b, c, t_y']
+assert z.shape == z_m.shape == (B, 80, T_y) and z_mask.shape == (B, 1, T_y)
+assert logdet.shape == (B,) and x_m.shape == (B, 80, x.shape[1])  # [b], [b, c, t_x]
+assert attn.shape == (B, 1, x.shape[1], T_y)
+assert logw.shape == logw_.shape == (B, 1, x.shape[1])
+# every frame used once
+assert torch.equal(attn.sum(dim=(2, 3)).squeeze(1), (y_lengths // 2 * 2).float())
+grads = [p.grad for p in generator.parameters() if p.grad is not None]
+assert all(g.abs().max() <= hps.train.grad_clip for g in grads)
+norm_after = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))
+assert grad_norm >= norm_after  # the returned norm is the one before clipping
 assert torch.isfinite(loss_g) and optimizer_g.step_num == 2
 
 # %% [markdown]
@@ -185,7 +189,8 @@ real_forward = FlowGenerator.forward
 
 def watched_forward(self, x, x_lengths, *args, gen=False, **kwargs):
     calls.append({"gen": gen, "training": self.training, "grad": torch.is_grad_enabled(),
-                  "inference_mode": torch.is_inference_mode_enabled(), "batch": x.shape[0],
+                  "inference_mode": torch.is_inference_mode_enabled(),
+                  "batch": x.shape[0],
                   "step": glow_tts.train.global_step})
     return real_forward(self, x, x_lengths, *args, gen=gen, **kwargs)
 
@@ -194,7 +199,7 @@ FlowGenerator.forward = watched_forward
 step_losses = []   # on_step: the loop calls it after every update with the step's losses
 try:
     result = train_and_eval(0, 1, hps,
-                            on_step=lambda step, l, _: step_losses.append([step, *l]))
+                            on_step=lambda step, ls, _: step_losses.append([step, *ls]))
 finally:
     FlowGenerator.forward = real_forward
 print("steps:", result["global_step"], "| epochs:", result["epoch"],
@@ -207,7 +212,8 @@ print("steps:", result["global_step"], "| epochs:", result["epoch"],
 # %%
 steps, mle_losses, duration_losses = zip(*step_losses)
 print([f"{m:.2f}" for m in mle_losses])
-assert list(steps) == list(range(1, 13)) and result["global_step"] == 12 and result["epoch"] == 2
+assert list(steps) == list(range(1, 13))
+assert result["global_step"] == 12 and result["epoch"] == 2
 assert all(torch.isfinite(torch.tensor(v)) for v in mle_losses + duration_losses)
 
 # %% [markdown]
@@ -227,7 +233,6 @@ eval_calls = [c for c in calls if not c["gen"] and not c["training"]]
 sample_calls = [c for c in calls if c["gen"]]
 assert len(train_calls) == 12 and all(c["grad"] for c in train_calls)
 assert eval_calls and not any(c["grad"] for c in eval_calls)
-assert len(calls) == len(train_calls) + len(eval_calls) + len(sample_calls)
 
 # %% [markdown]
 # ## When the gen sample runs
@@ -246,30 +251,70 @@ assert len(calls) == len(train_calls) + len(eval_calls) + len(sample_calls)
 # > mode (dropout on) with autograd recording. So: **Partly right**: batch 0 is one of the
 # > batches that run it (on rank 0), not the only one.
 #
-# Our run has 9 batches per epoch, `log_interval = 4` and 12 steps. Step $s$ (counted
-# from 1) is batch $(s - 1) \bmod 9$ of epoch $\lfloor (s - 1) / 9 \rfloor + 1$. The three
-# rules pick different steps:
-#
-# * the notes' reading, `batch_idx == 0`: steps 1 and 10 (the first batch of each epoch);
-# * the original, `batch_idx % 4 == 0`: batches 0, 4, 8 of epoch 1 and 0 of epoch 2,
-#   steps 1, 5, 9, 10 (two samples in a row where the epoch wraps);
-# * ours, `(global_step - 1) % 4 == 0`: steps 1, 5, 9, evenly spaced.
+# Our run has 9 batches per epoch, `log_interval = 4` and 12 steps. To apply the
+# original's rule we walk the real training loader over the same two epochs the way the
+# original's `train` does, `for batch_idx, ... in enumerate(train_loader)` (its batch
+# sampler only: the indices, without loading audio), count the steps, and note where each
+# condition holds. Ours we do not compute: the instrumented run above recorded it.
 
 # %%
-batches_per_epoch = len(train_loader)
-batch_idx_of = {s: (s - 1) % batches_per_epoch for s in range(1, 13)}
-notes_rule = [s for s, b in batch_idx_of.items() if b == 0]
-original_rule = [s for s, b in batch_idx_of.items() if b % hps.train.log_interval == 0]
-ours_rule = [s for s in batch_idx_of if (s - 1) % hps.train.log_interval == 0]
+def steps_where(condition, loader, sampler, n_steps):
+    """Global steps (from 1) of a run over `loader` where `condition(batch_idx)` holds."""
+    picked, step, epoch = [], 0, 0
+    while step < n_steps:
+        epoch += 1
+        sampler.set_epoch(epoch)
+        for batch_idx, _ in enumerate(loader.batch_sampler):
+            step += 1
+            if condition(batch_idx):
+                picked.append(step)
+            if step == n_steps:
+                break
+    return picked
+
+
+n_steps = result["global_step"]
+every = hps.train.log_interval
+original_rule = steps_where(lambda b: b % every == 0, train_loader, sampler, n_steps)
+notes_rule = steps_where(lambda b: b == 0, train_loader, sampler, n_steps)
 observed = [c["step"] for c in sample_calls]
-print("sample calls at steps:", observed, "| notes:", notes_rule, "| original:", original_rule)
+print("ours (observed):", observed, "| original's rule:", original_rule,
+      "| notes' reading:", notes_rule)
 
 # %%
-assert (notes_rule, original_rule, ours_rule) == ([1, 10], [1, 5, 9, 10], [1, 5, 9])
-assert observed == ours_rule                                       # the run follows our rule
-assert all(c["batch"] == 1 for c in sample_calls)                 # x[:1]: the first utterance only
+assert observed == [s for s in range(1, n_steps + 1) if (s - 1) % every == 0]
+assert set(observed) < set(original_rule)  # the original adds the epoch wrap ...
+assert original_rule[-2:] == [9, 10]                  # ... two samples in a row
+assert set(notes_rule) < set(original_rule) and len(notes_rule) == 2   # once per epoch
+assert all(c["batch"] == 1 for c in sample_calls)     # x[:1]: the first utterance only
 assert all(not c["training"] and c["inference_mode"] for c in sample_calls)
-assert -(-750 // 20) == len(range(0, 750, 20)) == 38                # the notes' epoch, every 20 batches
+
+# %% [markdown]
+# The three rules on one time line: a mark where a rule takes the sample, the dotted line
+# where epoch 2 begins.
+
+# %% tags=["plot"]
+figures.sample_timeline({"notes' reading: batch_idx == 0": notes_rule,
+                         "original: batch_idx % log_interval == 0": original_rule,
+                         "ours: (global_step - 1) % log_interval == 0": observed},
+                        n_steps=n_steps, epoch_starts=[1, len(train_loader) + 1])
+
+# %% [markdown]
+# And the notes' own epoch: 12,000 utterances on one GPU in batches of 16 (750 batches)
+# with the shipped `log_interval` of 20. The original's rule, run on a real loader of that
+# size, samples 38 times per epoch, not once.
+
+# %%
+notes_data = torch.utils.data.TensorDataset(torch.arange(12_000))
+notes_sampler = torch.utils.data.DistributedSampler(notes_data, num_replicas=1, rank=0)
+notes_loader = torch.utils.data.DataLoader(notes_data, batch_size=16,
+                                           sampler=notes_sampler, drop_last=True)
+shipped = get_hparams_from_file("../configs/base.json").train.log_interval
+per_epoch = steps_where(lambda b: b % shipped == 0, notes_loader, notes_sampler,
+                        len(notes_loader))
+print(len(notes_loader), "batches, log_interval", shipped, "->", len(per_epoch),
+      "samples")
+assert len(notes_loader) == 750 and len(per_epoch) == 38
 
 # %% [markdown]
 # ## What `gen=True` returns
@@ -292,5 +337,6 @@ print(tuple(y_gen.shape), logdet, tuple(attn.shape), frames)
 
 # %%
 assert y_gen.shape == (1, 80, y_gen.shape[2]) and logdet is None
-assert int(z_mask.sum()) == int(attn.sum()) == y_gen.shape[2] == frames // 2 * 2   # trimmed to whole squeeze pairs
+# trimmed to whole squeeze pairs
+assert int(z_mask.sum()) == int(attn.sum()) == y_gen.shape[2] == frames // 2 * 2
 assert attn.shape == (1, 1, int(x_lengths[0]), y_gen.shape[2])

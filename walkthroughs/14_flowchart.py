@@ -9,291 +9,400 @@
 # ---
 
 # %% [markdown]
-# # The whole of `train.py` in one picture
+# # The whole of `train.py` in one picture, recorded from a real run
 #
 # *Reviews:* the original `train.py` from top to bottom: `main`, `train_and_eval`,
-# `train`, `evaluate`. Ours: `glow_tts/train.py` (`main`, `train_and_eval`, `train`,
-# `evaluate`, and their helpers `resume` and `save`), with launching in
-# `glow_tts/distributed.py` (`launch`, `spawn_with_free_port`) and the loader in
-# `glow_tts/data_utils.py` (`build_train_loader`).
+# `train`, `evaluate`. Ours: `glow_tts/train.py` and the modules it calls.
 #
-# You will learn the path from the command line to a saved checkpoint: every function
-# called on the way, in order, and the tensors that flow between them, drawn as one
-# diagram. The diagram is not a drawing made by hand: it is generated from a list of steps,
-# and the asserts check that list against the code (each name exists, the signatures are
-# the ones shown, and the calls appear in the code in the order drawn).
+# You will learn the path from the command line to a saved checkpoint: every step on the
+# way, in the order the code takes it, once in the original and once in ours, side by
+# side. Our side is not typed in by hand: a micro training run with two processes
+# executes while a *profiler hook* writes down every function the training code calls, and
+# the chart is drawn from that record. If `train.py` changes, rerunning this page redraws
+# the chart, and the asserts below say which order changed. The original's side is read
+# from its source (it needs CUDA and NVIDIA's apex, so it cannot run here); each of its
+# steps carries its line number in the original `train.py`.
 #
 # covers: T30
 
 # %%
-import contextlib
-import functools
-import inspect
-import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
 
-import glow_tts.fonts.register  # noqa: F401  (NanumGothic for Hangul in figure labels)
 import matplotlib.pyplot as plt
 import torch
-import torch.distributed
-import torch.multiprocessing
-import torch.nn.parallel
-import torch.utils.data
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.patches import ConnectionPatch, FancyBboxPatch
 
-import glow_tts
-import glow_tts.checkpoint
-import glow_tts.commons
-import glow_tts.data_utils
-import glow_tts.distributed
-import glow_tts.hparams
-import glow_tts.models
 import glow_tts.train
-import glow_tts.utils
-from glow_tts import distributed as D
-from glow_tts import train as T
-from glow_tts.data_utils import build_train_loader
-from glow_tts.models import build_model
+from glow_tts.corpus import build_corpus
+from glow_tts.hparams import get_hparams_from_file
+
+torch.set_num_threads(1)
 
 # %% [markdown]
-# ## The steps
+# ## The original's order, from its source
 #
-# Each step: its column (① launching, the same in every process; ② building data and
-# model; ③ the loop), the label drawn, the names it uses (checked to exist), and where it
-# sits in the code: `(function, text)` pairs, which must appear in that function's source
-# in the order listed.
-#
-# The shapes are those of walkthrough 05: `x` `[B, T_x]` int64, `x_lengths` `[B]`,
-# `y` `[B, 80, T_y]` float32, `y_lengths` `[B]`.
+# One entry per step: a short key, the label drawn, and the line of the original
+# `train.py` where it happens. `main` runs once in the parent process; `train_and_eval`
+# once per GPU process; `train` and `evaluate` once per epoch (the batch steps once per
+# batch).
 
 # %%
-STEPS = [
-    # ① launching
-    (0, "명령줄\npython -m glow_tts train -c CONFIG -m NAME",
-     ["glow_tts.train.main", "glow_tts.args.add_train_arguments"], []),
-    (0, "main -> load_hparams(-c, -m) -> hps (HParams);\ncheck_run; model_dir/config.json",
-     ["glow_tts.hparams.load_hparams", "glow_tts.checkpoint.check_run"],
-     [(T.main, "load_hparams("), (T.main, "check_run("), (T.main, "save_run_config(")]),
-    (0, "MASTER_ADDR / MASTER_PORT\nmp.spawn(train_and_eval, nprocs, args=(n_gpus, hps))",
-     ["glow_tts.distributed.spawn_with_free_port", "torch.multiprocessing.spawn"],
-     [(T.main, "distributed.launch("), (D.launch, "spawn_with_free_port("),
-      (D.spawn_with_free_port, "MASTER_ADDR"), (D.spawn_with_free_port, "MASTER_PORT"),
-      (D.spawn_with_free_port, "mp.spawn(")]),
-    (0, "train_and_eval(rank, n_gpus, hps)\n(rank: 프로세스 번호, spawn이 첫 인자로 전달)",
-     ["glow_tts.train.train_and_eval"], []),
-    (0, "rank 0만: get_logger, check_git_hash,\nSummaryWriter(model_dir), SummaryWriter(model_dir/eval)",
-     ["glow_tts.utils.get_logger", "glow_tts.utils.check_git_hash"],
-     [(T.train_and_eval, "if rank == 0:"), (T.train_and_eval, "get_logger("),
-      (T.train_and_eval, "check_git_hash("), (T.train_and_eval, "SummaryWriter(log_dir=hps.model_dir)"),
-      (T.train_and_eval, "SummaryWriter(log_dir=os.path.join(hps.model_dir, \"eval\"))")]),
-    (0, "torch.cuda.set_device(device)  (GPU만)",
-     ["torch.cuda.set_device"], [(T.train_and_eval, "torch.cuda.set_device(")]),
-    (0, "dist.init_process_group(backend, 'env://',\nworld_size, rank)  (world_size > 1)",
-     ["torch.distributed.init_process_group"], [(T.train_and_eval, "dist.init_process_group(")]),
-    (0, "torch.manual_seed(seed)\n(모든 rank가 같은 seed: 같은 초기 가중치)",
-     ["torch.manual_seed"], [(T.train_and_eval, "torch.manual_seed(")]),
-    # ② data and model
-    (1, "TextMelLoader(training_files, hps.data)\n[i] -> (text [T_x], mel [80, T_y])",
-     ["glow_tts.data_utils.TextMelLoader"], [(T.train_and_eval, "TextMelLoader(hps.data.training_files")]),
-    (1, "DistributedSampler(dataset, num_replicas,\nrank, shuffle=True)",
-     ["torch.utils.data.distributed.DistributedSampler", "glow_tts.data_utils.build_train_loader"],
-     [(T.train_and_eval, "build_train_loader("), (build_train_loader, "DistributedSampler(")]),
-    (1, "DataLoader(batch_size, drop_last=True, sampler,\ncollate_fn=TextMelCollate(1))",
-     ["torch.utils.data.DataLoader", "glow_tts.data_utils.TextMelCollate"],
-     [(build_train_loader, "DataLoader("), (build_train_loader, "TextMelCollate(1)")]),
-    (1, "rank 0만: 검증용 TextMelLoader + DataLoader",
-     [], [(T.train_and_eval, "TextMelLoader(hps.data.validation_files")]),
-    (1, "build_model(hps): FlowGenerator(n_vocab,\nout_channels=80, **hps.model)",
-     ["glow_tts.models.FlowGenerator", "glow_tts.models.build_model"],
-     [(T.train_and_eval, "build_model("), (build_model, "FlowGenerator")]),
-    (1, "commons.Adam(parameters, noam, dim_model,\nwarmup_steps, lr, betas, eps)",
-     ["glow_tts.commons.Adam"], [(T.train_and_eval, "commons.Adam(")]),
-    (1, "resume: 최신 G_*.pth 불러오기\n없으면 ddi_G.pth (init.py의 결과)",
-     ["glow_tts.train.resume", "glow_tts.checkpoint.load_newest_checkpoint",
-      "glow_tts.checkpoint.load_checkpoint_dict"],
-     [(T.train_and_eval, "resume("), (T.resume, "load_newest_checkpoint("), (T.resume, "ddi_G.pth")]),
-    (1, "DDP(generator)  (world_size > 1)",
-     ["torch.nn.parallel.DistributedDataParallel"], [(T.train_and_eval, "DDP(generator")]),
-    # ③ the loop
-    (2, "for epoch in range(epoch_str, epochs + 1)", [], [(T.train_and_eval, "for epoch in range(")]),
-    (2, "train(rank, epoch, …):\nsampler.set_epoch(epoch); generator.train()",
-     ["glow_tts.train.train"],
-     [(T.train_and_eval, "train(rank, epoch"), (T.train, "sampler.set_epoch(epoch)"),
-      (T.train, "generator.train()")]),
-    (2, "for batch_idx, (x [B,T_x], x_lengths [B],\ny [B,80,T_y], y_lengths [B])",
-     [], [(T.train, "for batch_idx, (x, x_lengths, y, y_lengths) in enumerate(train_loader")]),
-    (2, "generator(x, x_lengths, y, y_lengths, gen=False)\n-> (z, z_m, z_logs, logdet, z_mask),"
-        "\n(x_m, x_logs, x_mask), (attn, logw, logw_)",
-     [], [(T.train, "generator(x, x_lengths, y, y_lengths, gen=False)")]),
-    (2, "l_mle = mle_loss(z, z_m, z_logs, logdet, z_mask)\nl_length = duration_loss(logw, logw_, x_lengths)",
-     ["glow_tts.commons.mle_loss", "glow_tts.commons.duration_loss"],
-     [(T.train, "commons.mle_loss("), (T.train, "commons.duration_loss(")]),
-    (2, "loss_g.backward()\nclip_grad_value_(parameters, 5); optimizer_g.step()",
-     ["glow_tts.commons.clip_grad_value_"],
-     [(T.train, "loss_g.backward()"), (T.train, "commons.clip_grad_value_("), (T.train, "optimizer_g.step()")]),
-    (2, "rank 0, log_interval마다: module(x[:1], x_lengths[:1],\ngen=True) -> y_gen; utils.summarize(writer)",
-     ["glow_tts.train.unwrap", "glow_tts.utils.summarize"],
-     [(T.train, "log_interval"), (T.train, "unwrap(generator)"),
-      (T.train, "gen=True"), (T.train, "utils.summarize(")]),
-    (2, "evaluate (rank 0): eval(), no_grad,\n검증 손실 -> writer_eval",
-     ["glow_tts.train.evaluate"],
-     [(T.train_and_eval, "evaluate(rank, epoch"), (T.evaluate, "generator.eval()"),
-      (T.evaluate, "torch.no_grad()"), (T.evaluate, "writer=writer_eval")]),
-    (2, "save_checkpoint -> model_dir/G_{step}.pth",
-     ["glow_tts.train.save", "glow_tts.checkpoint.save_checkpoint"],
-     [(T.train_and_eval, "save(hps"), (T.save, "save_checkpoint(")]),
+ORIGINAL = [  # (key, label, line in the original train.py)
+    ("config", "utils.get_hparams(): -c config, -m model_dir", 33),
+    ("launch", "MASTER_ADDR/PORT; mp.spawn(train_and_eval, nprocs=n_gpus)", 34),
+    ("logger", "rank 0: utils.get_logger(model_dir); logger.info(hps)", 40),
+    ("git", "rank 0: utils.check_git_hash(model_dir)", 42),
+    ("writers", "rank 0: SummaryWriter(model_dir), SummaryWriter(.../eval)", 43),
+    ("group", "dist.init_process_group('nccl', 'env://')", 46),
+    ("seed", "torch.manual_seed(hps.train.seed)", 47),
+    ("device", "torch.cuda.set_device(rank)", 48),
+    ("dataset", "TextMelLoader(training_files, hps.data)", 50),
+    ("sampler", "DistributedSampler(dataset, n_gpus, rank, shuffle=True)", 51),
+    ("loader", "DataLoader(..., collate_fn=TextMelCollate(1), drop_last=True)", 57),
+    ("model", "models.FlowGenerator(n_vocab, out_channels, **hps.model)", 66),
+    ("optimizer", "commons.Adam(parameters, noam, ...)", 70),
+    ("ddp", "generator = DDP(generator)  (apex's DDP)", 73),
+    ("resume", "load the newest G_*.pth, else ddi_G.pth", 77),
+    ("train", "for epoch: train(rank, epoch, ...)", 88),
+    ("set_epoch", "train_loader.sampler.set_epoch(epoch)", 96),
+    ("train_mode", "generator.train()", 99),
+    ("batch", "for batch_idx, (x, x_lengths, y, y_lengths)", 100),
+    ("zero_grad", "optimizer_g.zero_grad()", 105),
+    ("forward", "generator(x, x_lengths, y, y_lengths, gen=False)", 107),
+    ("mle", "commons.mle_loss(z, z_m, z_logs, logdet, z_mask)", 108),
+    ("duration", "commons.duration_loss(logw, logw_, x_lengths)", 109),
+    ("backward", "loss_g.backward()", 119),
+    ("clip", "commons.clip_grad_value_(parameters, 5)", 120),
+    ("step", "optimizer_g.step()", 121),
+    ("summarize", "rank 0, every log_interval: gen=True sample; utils.summarize", 134),
+    ("evaluate", "rank 0: evaluate(...): eval(), no_grad, validation loss", 89),
+    ("save", "rank 0: utils.save_checkpoint(..., G_{epoch}.pth)", 90),
 ]
-len(STEPS)
+len(ORIGINAL)
+
+# %% [markdown]
+# ## Recording ours
+#
+# `sys.setprofile(f)` makes Python call `f(frame, event, arg)` on every function call and
+# return. Ours keeps a `"call"` event when the caller is a function of the training code
+# (the `glow_tts` modules that set up and drive a run, not the model's layers): it notes
+# the pair (caller, callee) the first time it occurs. For a call into `glow_tts`, the
+# caller is the nearest `glow_tts` frame up the stack, so `generator(x, ...)` shows up as
+# `train` calling `FlowGenerator.forward`, although `nn.Module.__call__` sits in between.
+# A call through a decorator's wrapper is named after the function it wraps
+# (`init_process_group` goes through `torch.distributed`'s logging wrapper, and once
+# `torch._dynamo` has been imported, `torch.manual_seed` goes through one too).
+
+# %%
+DRIVING = ("glow_tts.train", "glow_tts.distributed", "glow_tts.checkpoint",
+           "glow_tts.hparams", "glow_tts.utils", "glow_tts.data_utils", "glow_tts.init")
+
+
+def module_of(frame):
+    return frame.f_globals.get("__name__", "")
+
+
+def name_of(frame):
+    code = frame.f_code
+    if code.co_name in ("wrapper", "inner"):    # a wrapper: name what it wraps
+        for variable in ("func", "fn"):
+            wrapped = frame.f_locals.get(variable)
+            if callable(wrapped) and hasattr(wrapped, "__qualname__"):
+                return f"{wrapped.__module__}.{wrapped.__qualname__}"
+    return f"{module_of(frame)}.{code.co_qualname}"
+
+
+class CallRecorder:
+    """Records (caller, callee) pairs, in the order each pair first occurs."""
+
+    def __init__(self):
+        self.calls, self._seen = [], set()
+
+    def __call__(self, frame, event, arg):
+        if event != "call":
+            return
+        callee = name_of(frame)
+        caller = frame.f_back
+        if callee.startswith("glow_tts."):
+            while caller is not None and not module_of(caller).startswith("glow_tts."):
+                caller = caller.f_back
+        if caller is None or not callee.startswith(("glow_tts.", "torch.")):
+            return
+        if module_of(caller) in DRIVING or caller.f_code.co_name == "build_model":
+            pair = (f"{module_of(caller)}.{caller.f_code.co_qualname}", callee)
+            if pair not in self._seen:
+                self._seen.add(pair)
+                self.calls.append(pair)
+
+    def __enter__(self):
+        self._before = sys.getprofile()           # put back whatever was there
+        sys.setprofile(self)
+        return self
+
+    def __exit__(self, *exc):
+        sys.setprofile(self._before)
+
+# %% [markdown]
+# ## The micro run
+#
+# Twenty-odd sentences of the embedded corpus, a model a fraction of the tiny config's
+# size, batches of 4, three updates: two epochs, so the epoch loop, the evaluation and
+# the checkpoint all happen. Two processes train together over gloo, started the way
+# `torchrun` starts them: each gets `RANK`, `LOCAL_RANK`, `WORLD_SIZE`, `MASTER_ADDR` and
+# `MASTER_PORT` in its environment and runs `python -m glow_tts train -c ... -m ...`,
+# that is `glow_tts.train.main`. Rank 1 is a subprocess; rank 0 is this notebook's own
+# process, under the recorder. (Started without those variables, `main` would launch the
+# processes itself with `mp.spawn`, walkthrough 10; the rest of the path is the same.)
+
+# %%
+work = tempfile.mkdtemp(prefix="glow_tts_14_")
+corpus = build_corpus(os.path.join(work, "corpus"), limit=24, progress=False)
+config = get_hparams_from_file("../configs/tiny.json").to_dict()
+config["data"].update(training_files=corpus.filelists["train"],
+                      validation_files=corpus.filelists["val"])
+config["model"].update(hidden_channels=32, hidden_channels_enc=32, hidden_channels_dec=32,
+                       filter_channels=64, filter_channels_dp=32, n_layers_enc=1,
+                       n_blocks_dec=2, n_block_layers=2)
+config["train"].update(batch_size=4, max_steps=3, log_interval=2, use_cuda=False,
+                       checkpoint_interval=1000, ddi=False, num_workers=0)
+config_path = os.path.join(work, "micro.json")
+with open(config_path, "w") as f:
+    json.dump(config, f)
+command = ["-c", config_path, "-m", os.path.join(work, "run")]
+
+with socket.socket() as probe:                 # a free port for the rendezvous
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+rendezvous = {"WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+
+as_rank1 = {**os.environ, **rendezvous, "RANK": "1", "LOCAL_RANK": "1",
+            "OMP_NUM_THREADS": "1"}
+run_main = "import sys, glow_tts.train; glow_tts.train.main(sys.argv[1:])"
+rank1 = subprocess.Popen([sys.executable, "-c", run_main, *command], env=as_rank1,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+saved_env = {key: os.environ.get(key) for key in [*rendezvous, "RANK", "LOCAL_RANK"]}
+os.environ.update(rendezvous, RANK="0", LOCAL_RANK="0")
+try:
+    with CallRecorder() as recorder:
+        glow_tts.train.main(command)
+finally:
+    for key, value in saved_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    rank1_errors = rank1.communicate(timeout=600)[1]
+print(len(recorder.calls), "distinct (caller, callee) pairs; rank 1 exit status",
+      rank1.returncode)
+assert rank1.returncode == 0, rank1_errors[-2000:]
+
+# %% [markdown]
+# The record, as an indented call tree: each `glow_tts` function under the function
+# that first called it, in the order of the calls (the calls into PyTorch are in the
+# record too, but left out of this listing):
+
+# %%
+def short(name):
+    return name.removeprefix("glow_tts.").replace(".<locals>", "")
+
+
+def print_tree(calls, root, depth=0, shown=None, max_depth=3):
+    """Each glow_tts function under the one that first called it (no comprehensions)."""
+    shown = set() if shown is None else shown
+    for caller, callee in calls:
+        if caller == root and callee.startswith("glow_tts.") and callee not in shown:
+            shown.add(callee)
+            if "<" not in callee and depth <= max_depth:
+                print("    " * depth + short(callee))
+                print_tree(calls, callee, depth + 1, shown, max_depth)
+
+
+print_tree(recorder.calls, "glow_tts.train.main")
+
+# %% [markdown]
+# ## From the record to the steps
+#
+# Each step of the chart is recognised by the function that does it: the table maps a
+# callee (the end of its qualified name) to a step key of the original's list. A step's
+# position in our order is where its first call happened in the record; the caller is
+# noted beside it. Reading the config and launching happen once, before the ranks start;
+# every other step is one that each rank takes, so it counts only where it happens
+# inside `train_and_eval` (what `train_and_eval` calls, directly or further down). Ours
+# has one step the original lacks: before it writes anything, `main` checks what the run
+# will read (`check_run`: both filelists, every audio header, the checkpoint it would
+# resume from), so a bad input stops it before a process is started.
+
+# %%
+STEP_OF = {  # end of the callee's name -> step key
+    "check_run": "preflight",
+    "get_hparams": "config", "load_hparams": "config",
+    "spawn_with_free_port": "launch", "multiprocessing.spawn.spawn": "launch",
+    "get_logger": "logger", "check_git_hash": "git",
+    "SummaryWriter.__init__": "writers",
+    "init_process_group": "group", "random.manual_seed": "seed",
+    "cuda.set_device": "device",
+    "TextMelLoader.__init__": "dataset", "DistributedSampler.__init__": "sampler",
+    "DataLoader.__init__": "loader",
+    "FlowGenerator.__init__": "model", "build_model": "model",
+    "Adam.__init__": "optimizer",
+    "DistributedDataParallel.__init__": "ddp",
+    "load_newest_checkpoint": "resume", "train.resume": "resume",
+    "train.train": "train", "set_epoch": "set_epoch",
+    "Module.train": "train_mode", "DistributedDataParallel.train": "train_mode",
+    "TextMelCollate.__call__": "batch", "Adam.zero_grad": "zero_grad",
+    "FlowGenerator.forward": "forward",
+    "mle_loss": "mle", "duration_loss": "duration", "Tensor.backward": "backward",
+    "clip_grad_value_": "clip", "Adam.step": "step", "utils.summarize": "summarize",
+    "train.evaluate": "evaluate", "checkpoint.save_checkpoint": "save",
+}
+
+
+BEFORE_THE_RANKS = {"config", "launch", "preflight"}
+
+
+def called_under(calls, root):
+    """root and every function it called, directly or further down."""
+    found, todo = {root}, [root]
+    while todo:
+        function = todo.pop()
+        for caller, callee in calls:
+            if caller == function and callee not in found:
+                found.add(callee)
+                todo.append(callee)
+    return found
+
+
+def steps_in(calls):
+    """[(step key, caller, callee)] in the order of each step's first call."""
+    in_rank = called_under(calls, "glow_tts.train.train_and_eval")
+    found = {}
+    for caller, callee in calls:
+        for ending, key in STEP_OF.items():
+            if (callee.endswith("." + ending) and key not in found
+                    and (key in BEFORE_THE_RANKS or caller in in_rank)):
+                found[key] = (short(caller), short(callee))
+    return [(key, caller, callee) for key, (caller, callee) in found.items()]
+
+
+ours = steps_in(recorder.calls)
+for key, caller, callee in ours:
+    print(f"{key:11} {callee}  <- {caller}")
 
 # %% [markdown]
 # ## The picture
 #
-# Solid arrows: one step leads to the next. The two curved arrows on the right are the
-# loops: every batch goes back to the `for batch_idx` line, every epoch back to
-# `for epoch`.
+# Left, the original (line numbers of its `train.py`); right, ours as recorded: the
+# function called and, after the arrow, the function that called it. A line joins the same step on both sides. Where lines
+# cross, the order differs (red); a step with no partner did not happen on that side
+# (yellow: a step of ours the original does not have).
 
-# %%
-COLUMN_TITLES = ["① 시작: 프로세스마다", "② 데이터와 모델 만들기", "③ 학습 루프"]
-COLUMN_COLORS = ["#dbe9f6", "#e3f1df", "#fbe5d6"]
-BOX_W, BOX_H, ROW_H, COL_W = 4.6, 0.78, 1.0, 5.4
-
-fig, ax = plt.subplots(figsize=(17, 11))
-rows = [0, 0, 0]
-centers = []
-for column, label, _names, _anchors in STEPS:
-    x, y = column * COL_W, -rows[column] * ROW_H
-    rows[column] += 1
-    ax.add_patch(FancyBboxPatch((x - BOX_W / 2, y - BOX_H / 2), BOX_W, BOX_H,
-                                boxstyle="round,pad=0.02,rounding_size=0.12",
-                                facecolor=COLUMN_COLORS[column], edgecolor="0.35"))
-    ax.text(x, y, label, ha="center", va="center", fontsize=9, family="monospace"
-            if label.startswith("for ") else None)
-    centers.append((x, y))
+# %% tags=["plot"]
+row_of_ours = {key: row for row, (key, _, _) in enumerate(ours)}
+fig, ax = plt.subplots(figsize=(13, 0.42 * max(len(ORIGINAL), len(ours)) + 1.2))
+box_w, left_x, right_x = 5.6, 0.0, 7.6
 
 
-def arrow(a, b, **style):
-    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=12, color="0.25",
-                                 shrinkA=0, shrinkB=0, **style))
+def box(x, row, text, colour):
+    ax.add_patch(FancyBboxPatch((x, -row - 0.4), box_w, 0.8, facecolor=colour,
+                                boxstyle="round,pad=0.02,rounding_size=0.1",
+                                edgecolor="0.4", lw=0.6))
+    ax.text(x + 0.1, -row, text, va="center", fontsize=7.5, family="monospace")
 
 
-for i in range(len(STEPS) - 1):
-    (x0, y0), (x1, y1) = centers[i], centers[i + 1]
-    if STEPS[i][0] == STEPS[i + 1][0]:
-        arrow((x0, y0 - BOX_H / 2), (x1, y1 + BOX_H / 2))
-    else:                                   # to the top of the next column
-        arrow((x0 + BOX_W / 2, y0), (x1 - BOX_W / 2, y1 + BOX_H / 4), connectionstyle="arc3,rad=0.15")
+for row, (key, label, line) in enumerate(ORIGINAL):
+    box(left_x, row, f"{line:3d}  {label}"[:74], "#dbe9f6")
+for row, (key, caller, callee) in enumerate(ours):
+    if callee.startswith("torch."):              # torch.a.b.Class.method -> Class.method
+        callee = ".".join(callee.split(".")[-2:])
+    colour = "#fff2b3" if key not in {k for k, _, _ in ORIGINAL} else "#fbe5d6"
+    box(right_x, row, f"{callee}  <- {caller}"[:74], colour)
+for row, (key, _, _) in enumerate(ORIGINAL):
+    if key in row_of_ours:
+        other = row_of_ours[key]
+        crossed = any((r < row) != (row_of_ours[k] < other)
+                      for r, (k, _, _) in enumerate(ORIGINAL)
+                      if k in row_of_ours and k != key)
 
-loop_batch = [i for i, s in enumerate(STEPS) if s[1].startswith("for batch_idx")][0]
-loop_epoch = [i for i, s in enumerate(STEPS) if s[1].startswith("for epoch")][0]
-sample_step = [i for i, s in enumerate(STEPS) if "gen=True" in s[1]][0]
-last = len(STEPS) - 1
-for start, end, text in ((sample_step, loop_batch, "다음 배치"), (last, loop_epoch, "다음 epoch")):
-    (x0, y0), (x1, y1) = centers[start], centers[end]
-    arrow((x0 + BOX_W / 2, y0), (x1 + BOX_W / 2, y1), connectionstyle="arc3,rad=0.35",
-          linestyle="--")
-    ax.text(x0 + BOX_W / 2 + 0.25 + 0.9 * (end == loop_epoch), (y0 + y1) / 2, text, fontsize=9,
-            color="0.25", rotation=90, va="center")
-
-for column, title in enumerate(COLUMN_TITLES):
-    ax.text(column * COL_W, 0.85, title, ha="center", fontsize=12, weight="bold")
-ax.set_xlim(-COL_W / 2, 2 * COL_W + COL_W / 2 + 1.4)
-ax.set_ylim(-max(rows) * ROW_H + 0.2, 1.3)
+        ax.add_artist(ConnectionPatch((left_x + box_w, -row), (right_x, -other), "data",
+                                      color="#c0392b" if crossed else "0.5",
+                                      lw=1.4 if crossed else 0.7))
+ax.text(left_x, 1.0, "original train.py (from its source; line numbers)",
+        fontsize=10, weight="bold")
+ax.text(right_x, 1.0, "ours (recorded on rank 0 of a 2-process run: callee <- caller)",
+        fontsize=10, weight="bold")
+ax.set_xlim(-0.2, right_x + box_w + 0.2)
+ax.set_ylim(-max(len(ORIGINAL), len(ours)), 1.6)
 ax.axis("off")
-ax.set_title("Glow-TTS train.py: 명령줄에서 체크포인트까지", fontsize=14)
 fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# ## The chart against the code
+# ## What the record shows
 #
-# Every name the chart uses exists, in `glow_tts` or in PyTorch:
+# Every step of the original happened in our run, except two, for stated reasons:
+# `torch.cuda.set_device` (a GPU call; this run is on the CPU) and the launch through
+# `mp.spawn` (these processes were started `torchrun`-style, so `main` called
+# `train_and_eval` directly). The one step of ours with no partner is the check before
+# anything is written, and it comes before the ranks start.
 
 # %%
-def resolve(dotted):
-    module_name, *rest = dotted.split(".")
-    root = {"glow_tts": glow_tts, "torch": torch}[module_name]
-    return functools.reduce(getattr, rest, root)
-
-
-names = sorted({name for _, _, step_names, _ in STEPS for name in step_names})
-missing = []
-for name in names:
-    try:
-        resolve(name)
-    except AttributeError:
-        missing.append(name)
-print(len(names), "names checked; missing:", missing)
+original_keys = [key for key, _, _ in ORIGINAL]
+our_keys = [key for key, _, _ in ours]
+position = {key: i for i, key in enumerate(our_keys)}
+print("not in this run:", [key for key in original_keys if key not in position])
 
 # %%
-assert not missing
-assert all(callable(resolve(name)) for name in names)
-assert len(STEPS) >= 20 and {c for c, *_ in STEPS} == {0, 1, 2}
+assert set(original_keys) - set(our_keys) == {"device", "launch"}
+assert set(our_keys) - set(original_keys) == {"preflight"}
+assert position["preflight"] < position["logger"]          # before any rank's first write
 
 # %% [markdown]
-# The signatures drawn are the real ones. `train_and_eval(rank, n_gpus, hps)` is the
-# original's: the process index first (what `mp.spawn` passes), then the `args` tuple.
-# `train` and `evaluate` keep the original's eight arguments and add one, `run`, the
-# per-process bookkeeping the original kept in globals.
+# The batch's steps keep the original's order: gradients zeroed, the forward pass, the
+# two losses, `backward`, clipping, the optimizer step; and each epoch trains, then
+# evaluates, then saves. The process group exists before the data and the model are
+# built, and every process seeds torch before building the model, so all ranks start
+# from the same weights.
 
 # %%
-parameters = lambda f: list(inspect.signature(f).parameters)  # noqa: E731
-print(parameters(T.train_and_eval), parameters(T.train), parameters(T.evaluate), sep="\n")
+def in_order(*keys):
+    return [position[key] for key in keys] == sorted(position[key] for key in keys)
 
-# %%
-assert parameters(T.train_and_eval)[:3] == ["rank", "n_gpus", "hps"]
-original_train = ["rank", "epoch", "hps", "generator", "optimizer_g", "train_loader", "logger", "writer"]
-assert parameters(T.train)[:8] == original_train
-assert parameters(T.evaluate)[:8] == ["rank", "epoch", "hps", "generator", "optimizer_g", "val_loader",
-                                      "logger", "writer_eval"]
-assert parameters(glow_tts.models.FlowGenerator.forward)[:7] == ["self", "x", "x_lengths", "y", "y_lengths",
-                                                                   "g", "gen"]
+
+assert in_order("batch", "zero_grad", "forward", "mle", "duration", "backward", "clip",
+                "step")
+assert in_order("train", "evaluate", "save")
+assert in_order("group", "seed", "dataset", "model", "optimizer")
 
 # %% [markdown]
-# The order: within each function, the texts of the chart's steps are searched one after
-# the other in its source, each after the previous one. A call that moved in the code
-# would break this cell, not silently leave the chart wrong.
+# One crossing: the original wraps the model in apex's `DDP` and *then* loads a
+# checkpoint into it; ours loads first and wraps after. Both end with the same weights on
+# every rank: each rank reads the same file, and building a DDP wrapper (apex's or
+# PyTorch's, whose constructor calls `_sync_module_states(..., src=0)`) broadcasts rank
+# 0's parameters to the others. Loading before wrapping keeps the loader away from the
+# wrapper's `module.` prefix, so one loading function serves training, DDI and inference.
 
 # %%
-sources = {}
-positions = {}
-for _, label, _, anchors in STEPS:
-    for function, text in anchors:
-        source = sources.setdefault(function, inspect.getsource(function))
-        start = positions.get(function, 0)
-        found = source.find(text, start)
-        assert found >= 0, f"{function.__name__}: {text!r} not found after position {start} (chart step {label!r})"
-        positions[function] = found + len(text)
-print({f.__name__: p for f, p in positions.items()})
-
-# %%
-# ten functions: main, launch, spawn_with_free_port, train_and_eval, build_train_loader,
-# build_model, resume, train, evaluate, save
-assert len(positions) == 10
-# The command line: `main` parses -c/-m as drawn.
-help_text = io.StringIO()
-with contextlib.redirect_stdout(help_text), contextlib.suppress(SystemExit):
-    T.main(["--help"])
-assert "-c CONFIG" in help_text.getvalue() and "-m MODEL" in help_text.getvalue()
+original_position = {key: i for i, key in enumerate(original_keys)}
+assert original_position["ddp"] < original_position["resume"]
+assert position["resume"] < position["ddp"]
 
 # %% [markdown]
-# ## Where ours departs from the original, on this chart
+# The other differences are not about order, and other walkthroughs show them:
 #
-# | step | original | ours | why |
+# | step | original | ours | where |
 # |---|---|---|---|
-# | `MASTER_PORT` | `'80000'` | a free port | 80000 is not a TCP port; torch 2.x rejects it (walkthrough 10) |
-# | backend | always `nccl` | `nccl` on GPU, `gloo` on CPU | NCCL is GPU-only |
-# | `init_process_group` | always | only when `world_size > 1` | one process needs no group |
-# | `set_device` | after `init_process_group` | before it (GPU only) | NCCL then binds each process to its own GPU |
-# | loading vs `DDP` | `DDP`, then load into it | load, then `DDP` | DDP copies rank 0's weights to the others when it wraps |
-# | resume | bare `except:`; step count lost | newest loadable `G_*.pth`, optimizer step, RNG | exact resume (walkthroughs 09, 11) |
+# | `MASTER_PORT` | `'80000'` | a free port | walkthrough 10 |
+# | backend | always `nccl` | `nccl` on GPU, `gloo` on CPU | walkthrough 10 |
+# | `init_process_group` | always | only when `world_size > 1` | walkthrough 10 |
+# | resume | bare `except:`; step count rebuilt from the epoch | newest loadable checkpoint, optimizer step, RNG | walkthroughs 09, 16 |
 # | gen sample | train mode, autograd on, `batch_idx % log_interval` | eval mode, `inference_mode`, global step | walkthrough 12 |
-# | checkpoint | `G_{epoch}.pth` every epoch | `G_{step}.pth` every `checkpoint_interval` and at epoch end | steps are comparable across batch sizes |
+# | checkpoint | `G_{epoch}.pth` every epoch | `G_{step}.pth` every `checkpoint_interval` and at epoch end | walkthrough 12 |
 #
-# > **The notes** (§3) describe the flow of `train.py` in one line and leave the chart
-# > itself to an image. The figure above is the flow checked against the code it
-# > describes: rerun this page after changing `train.py` and it either still holds or
-# > says which step moved.
-
-# %%
-ours_loads_first = sources[T.train_and_eval].find("resume(") < \
-    sources[T.train_and_eval].find("DDP(generator")
-assert ours_loads_first
+# > **The notes** (§3) describe the flow of `train.py` in one line and leave the chart to
+# > an image. The chart above is the flow recorded from the code it describes.

@@ -39,8 +39,7 @@ import os
 import tempfile
 import time
 
-# noqa: F401  (a Hangul font: figure titles quote Korean sentences)
-import glow_tts.fonts.register
+import glow_tts.fonts.register  # noqa: F401  (Hangul font: titles quote Korean)
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -170,7 +169,8 @@ print(watch_text, "| distance from the diagonal at step 0:", round(distances[0],
 losses = []
 for target in SNAPSHOTS[1:]:
     hps.train.max_steps = target
-    result = train_and_eval(0, 1, hps, on_step=lambda step, l, _: losses.append([step, *l]))
+    result = train_and_eval(0, 1, hps,
+                            on_step=lambda step, l, _: losses.append([step, *l]))
     model = result["generator"]
     snapshots[target] = alignment(model, watch_path, watch_text)
     distances[target] = mean_distance(model, test_items[:6])

@@ -40,7 +40,8 @@ from torch.overrides import TorchFunctionMode
 
 from glow_tts import modules, utils
 from glow_tts.audio import load_wav
-from glow_tts.checkpoint import CheckpointError, latest_checkpoint_path, load_newest_checkpoint, save_checkpoint
+from glow_tts.checkpoint import (CheckpointError, latest_checkpoint_path,
+                                 load_newest_checkpoint, save_checkpoint)
 from glow_tts.hparams import ConfigError, get_hparams
 from glow_tts.models import (FlowGenerator, convert_original_state_dict,
                              to_original_state_dict)

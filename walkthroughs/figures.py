@@ -57,7 +57,7 @@ def rank_layout(reports: list[dict], endpoint: str):
     ax.axis("off")
     plt.tight_layout()
     plt.show()
-    return fig
+
 
 
 def epoch_grid(grid, title: str):
@@ -71,7 +71,7 @@ def epoch_grid(grid, title: str):
     ax.title.set_fontsize(9)
     plt.tight_layout()
     plt.show()
-    return fig
+
 
 
 def load_compute_timeline(loads, computes):
@@ -96,7 +96,7 @@ def load_compute_timeline(loads, computes):
     ax.title.set_fontsize(9)
     plt.tight_layout()
     plt.show()
-    return fig
+
 
 
 def model_shapes(records, attn_shape):
@@ -153,7 +153,7 @@ def model_shapes(records, attn_shape):
                  "shapes recorded by hooks", fontsize=9)
     plt.tight_layout()
     plt.show()
-    return fig
+
 
 
 def mas_table(Q, came_from, path):
@@ -192,4 +192,24 @@ def mas_table(Q, came_from, path):
     fig.colorbar(im, ax=ax, label="Q[i, j]")
     plt.tight_layout()
     plt.show()
-    return fig
+
+
+
+def sample_timeline(rules: dict, n_steps: int, epoch_starts: list[int]):
+    """When each rule takes the generated sample: ``rules`` maps a label to the global
+    steps (from 1) it picks; ``epoch_starts`` are the first steps of each epoch."""
+    fig, ax = plt.subplots(figsize=(9, 0.9 + 0.5 * len(rules)))
+    colours = ["#7f7f7f", "#d9822b", "#4c8cc4"]
+    for row, (label, steps) in enumerate(rules.items()):
+        ax.hlines(row, 0.5, n_steps + 0.5, color="0.85", lw=1)
+        ax.plot(steps, [row] * len(steps), "o", ms=9, color=colours[row % len(colours)])
+    for start in epoch_starts[1:]:
+        ax.axvline(start - 0.5, color="0.4", ls=":", lw=1)
+    for k, start in enumerate(epoch_starts):
+        ax.text(start - 0.4, len(rules) - 0.45, f"epoch {k + 1}", fontsize=8, color="0.3")
+    ax.set_yticks(range(len(rules)), list(rules))
+    ax.set(xlim=(0.5, n_steps + 0.5), ylim=(-0.6, len(rules) - 0.2),
+           xticks=range(1, n_steps + 1), xlabel="global step")
+    ax.set_title("when the generated sample runs", fontsize=9)
+    plt.tight_layout()
+    plt.show()

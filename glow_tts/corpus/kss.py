@@ -185,6 +185,13 @@ def check_out_dir(kss_dir: str, transcript: str, root: str, out_dir: str,
                 f"{os.path.realpath(destination)}; choose an output folder outside the KSS data")
 
 
+def _listed(problems: list[str], what: str) -> str:
+    """One problem as one line; several as a count line and the problems indented below."""
+    if len(problems) == 1:
+        return problems[0]
+    return f"{len(problems)} {what}:\n" + "\n".join("  " + p for p in problems)
+
+
 def _audio_root(transcript: str, lines: list[KssLine]) -> str:
     """The folder the transcript's paths are relative to: the transcript's own folder,
     or its ``kss/`` subfolder (the layout of some KSS downloads), whichever holds more of
@@ -255,8 +262,8 @@ def prepare_kss(
     problems += text_problems
     n_malformed = len(problems)
     if strict and problems:
-        raise KssError(f"{len(problems)} malformed or unreadable transcript line(s):\n"
-                       + "\n".join(problems))
+        raise KssError(_listed(problems, "transcript line(s) cannot be used (run without --strict "
+                                         "to skip them)"))
     if not lines:
         raise KssError(f"{transcript} has no usable lines" + ("\n" + "\n".join(problems) if problems else ""))
     root = _audio_root(transcript, lines)
@@ -294,10 +301,8 @@ def prepare_kss(
 
     n_written = sum(len(v) for v in filelist_lines.values())
     if strict and problems:
-        raise KssError(
-            f"{len(problems)} of {len(lines)} audio files could not be used "
-            "(run without --strict to skip them):\n" + "\n".join(problems)
-        )
+        raise KssError(_listed(problems, f"of {len(lines)} audio files could not be used "
+                                         "(run without --strict to skip them)"))
     if n_written == 0:
         raise KssError(f"none of the {len(lines)} audio files listed in {transcript} could be used:\n"
                        + "\n".join(problems[:20]))
