@@ -76,6 +76,8 @@ def main(argv: list[str] | argparse.Namespace | None = None) -> dict | None:
     with checkpoint.RunLock(hps.model_dir):
         checkpoint.check_run(hps)                    # data and checkpoint, before any write
         save_run_config(hps, force=args.force)
+        # The original's os.environ['MASTER_ADDR'/'MASTER_PORT'] and
+        # mp.spawn(train_and_eval, nprocs=n_gpus, args=(n_gpus, hps,)) happen in here:
         return distributed.launch(train_and_eval, n_gpus, (hps,), args.master_port, log_file)
 
 
