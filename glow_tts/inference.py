@@ -180,7 +180,8 @@ def synthesize(model: FlowGenerator, hps, text: str, noise_scale: float = 0.667,
     use the global RNG). Refuses text of more than :data:`MAX_TOKENS` tokens (use
     :func:`synthesize_text`, which splits it)."""
     check_scales(noise_scale, length_scale)
-    device = next(model.parameters()).device
+    # model: a FlowGenerator, or an export.OnnxSynthesizer (same infer(), CPU only)
+    device = next(model.parameters()).device if isinstance(model, torch.nn.Module) else torch.device("cpu")
     ids = text_to_ids(text, hps)
     if ids.numel() > MAX_TOKENS:
         raise SynthesisInputError(
@@ -266,6 +267,11 @@ def run(args: argparse.Namespace) -> int:
         raise SynthesisInputError("give either a TEXT argument or --file, not both or neither")
     if args.model is None and args.checkpoint is None:
         raise SynthesisInputError("give the run directory with -m, or a --checkpoint file")
+    if args.onnx is not None and args.backend != "onnxruntime":
+        raise SynthesisInputError("--onnx DIR is read only with --backend onnxruntime")
+    if args.onnx is not None and not os.path.isfile(os.path.join(args.onnx, "export.json")):
+        raise SynthesisInputError(f"--onnx {args.onnx}: no export.json there; make it with "
+                                  f"python -m glow_tts export -m RUN --out {args.onnx}")
     check_scales(args.noise_scale, args.length_scale, names=("--noise-scale", "--length-scale"))
     if args.file:
         if not os.path.isfile(args.file):
@@ -279,6 +285,9 @@ def run(args: argparse.Namespace) -> int:
         lines, sources = [args.text], ["text"]
 
     model, hps = load_model(args.model, args.checkpoint, args.config)
+    if args.backend == "onnxruntime":
+        from glow_tts.export import onnx_backend
+        model = onnx_backend(model, hps, args.onnx)
     # Check every line first, so one bad line does not stop a long job half-way.
     bad = []
     for source, line in zip(sources, lines):
