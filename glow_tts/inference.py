@@ -150,12 +150,26 @@ def text_to_ids(text: str, hps) -> torch.Tensor:
     return torch.LongTensor(ids)
 
 
+# The loudest sample float_to_int16 writes unclipped (+32767 / 32768).
+WAV_PEAK = 32767 / 32768
+
+
 def mel_to_wav(mel: torch.Tensor, hps, n_iter: int = 32) -> torch.Tensor:
-    """Griffin-Lim waveform ``[T]`` in [-1, 1] of a log-mel ``[n_mel, F]``."""
+    """Griffin-Lim waveform ``[T]`` in [-1, 1] of a log-mel ``[n_mel, F]``.
+
+    Griffin-Lim does not bound its samples (their size follows ``exp(mel)``, and a barely
+    trained model's mel can be louder than any recording), so a waveform whose peak is
+    above :data:`WAV_PEAK` is scaled down as a whole to that peak. Scaling keeps the shape
+    of the wave; clipping it (what ``save_wav`` would otherwise do) flattens every loud
+    stretch into audible distortion. A waveform already in range is returned unchanged,
+    so its level still follows the mel.
+    """
     d = hps.data
-    return griffin_lim(mel, sampling_rate=d.sampling_rate, filter_length=d.filter_length,
-                       hop_length=d.hop_length, win_length=d.win_length, mel_fmin=d.mel_fmin,
-                       mel_fmax=d.mel_fmax, n_iter=n_iter)
+    wav = griffin_lim(mel, sampling_rate=d.sampling_rate, filter_length=d.filter_length,
+                      hop_length=d.hop_length, win_length=d.win_length, mel_fmin=d.mel_fmin,
+                      mel_fmax=d.mel_fmax, n_iter=n_iter)
+    peak = wav.abs().max()
+    return wav * (WAV_PEAK / peak) if peak > WAV_PEAK else wav
 
 
 @torch.no_grad()

@@ -82,7 +82,7 @@ def micro_run_dir(run_dir: str, filelists: dict[str, str] | None = None, seed: i
 
     from glow_tts.checkpoint import save_checkpoint
     from glow_tts.hparams import HParams, validate_config
-    from glow_tts.inference import build_model
+    from glow_tts.models import build_model
 
     os.makedirs(run_dir, exist_ok=True)
     filelists = filelists or {"train": "unused.txt", "val": "unused.txt"}

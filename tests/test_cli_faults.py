@@ -142,7 +142,7 @@ def other_config_checkpoint(ws: str) -> None:
 
     from glow_tts.checkpoint import save_checkpoint
     from glow_tts.hparams import HParams, validate_config
-    from glow_tts.inference import build_model
+    from glow_tts.models import build_model
 
     with open(os.path.join(ws, "run", "config.json"), encoding="utf-8") as f:
         config = json.load(f)

@@ -356,7 +356,7 @@ def test_prepare_kss_reports_missing_and_unreadable_files(kss_fixture, tmp_path)
     assert strict.returncode != 0
     assert "1_0001.wav: missing" in strict.stderr and "1_0002.wav: unreadable" in strict.stderr
     assert "Traceback" not in strict.stderr
-    assert not os.path.exists(str(tmp_path / "strict" / "filelists"))
+    assert not os.path.exists(str(tmp_path / "strict"))  # found before any WAV was written
 
 
 def test_prepare_kss_malformed_lines_and_missing_transcript(kss_fixture, tmp_path):

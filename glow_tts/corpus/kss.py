@@ -185,6 +185,19 @@ def check_out_dir(kss_dir: str, transcript: str, root: str, out_dir: str,
                 f"{os.path.realpath(destination)}; choose an output folder outside the KSS data")
 
 
+def _header_problem(source: str) -> str | None:
+    """Why ``source`` cannot be used, judged from its header alone (None if it looks fine)."""
+    import soundfile as sf
+
+    if not os.path.isfile(source):
+        return f"{source}: missing"
+    try:
+        sf.info(source)
+    except Exception as e:  # soundfile raises several types for corrupt files
+        return f"{source}: unreadable ({type(e).__name__}: {e})"
+    return None
+
+
 def _listed(problems: list[str], what: str) -> str:
     """One problem as one line; several as a count line and the problems indented below."""
     if len(problems) == 1:
@@ -276,6 +289,13 @@ def prepare_kss(
                   [t[1] for t in tasks]
                   + [os.path.join(out_dir, "filelists", f"{split}.txt") for split in SPLITS]
                   + [os.path.join(out_dir, SKIPPED_NAME)])
+    if strict:  # missing files and unreadable headers are cheap to find: before any WAV is written
+        unusable = [f"{problem} (transcript line {line.line_number})"
+                    for line, (source, _, _) in zip(lines, tasks)
+                    for problem in [_header_problem(source)] if problem]
+        if unusable:
+            raise KssError(_listed(unusable, f"of {len(lines)} audio files could not be used "
+                                             "(run without --strict to skip them)"))
     bar = tqdm(total=len(tasks), desc="prepare-kss", unit="wav", disable=not progress)
     results = []
     if jobs == 1:
