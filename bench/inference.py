@@ -16,7 +16,11 @@ are timed in alternation, round by round, so a busy machine slows both alike. CP
 seconds (all threads) are printed beside the wall time: on a shared machine the wall time
 of a 2-thread run also measures other people's load.
 
-    python bench/inference.py --threads 2 --reference /work/scratch/orig_bench
+With ``--onnxruntime`` the same weights are also exported with :mod:`glow_tts.export` and
+timed in onnxruntime (encoder graph, the NumPy path expansion and noise, decoder graph), in
+the same rounds; its mel is checked against ours at ``noise_scale=0``.
+
+    python bench/inference.py --threads 2 --reference /work/scratch/orig_bench --onnxruntime
 """
 
 from __future__ import annotations
@@ -123,6 +127,8 @@ def main():
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=80)
+    parser.add_argument("--onnxruntime", action="store_true",
+                        help="also time the ONNX export of the same weights in onnxruntime")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -152,7 +158,23 @@ def main():
             return y
         contenders["original"] = run_reference
 
-    print(header("Inference RTF benchmark", args.threads))
+    if args.onnxruntime:
+        import tempfile
+        import onnxruntime
+        from glow_tts.export import OnnxSynthesizer, export_model
+        from glow_tts.hparams import HParams
+        with tempfile.TemporaryDirectory() as tmp:
+            export_model(ours, HParams(**config), tmp)
+            onnx = OnnxSynthesizer(tmp, threads=args.threads)
+        x_np, x_lengths_np = x.numpy(), x_lengths.numpy()
+
+        def run_onnx(noise_scale=0.667):
+            return torch.from_numpy(onnx.run(x_np, x_lengths_np, noise_scale=noise_scale,
+                                             seed=None)["mel"])
+        contenders["onnxruntime"] = run_onnx
+
+    print(header("Inference RTF benchmark", args.threads)
+          + (f", onnxruntime {onnxruntime.__version__}" if args.onnxruntime else ""))
     mel = run_ours(0.0)
     frames = mel.shape[-1]
     audio_seconds = frames * hop / sr
@@ -163,6 +185,10 @@ def main():
         diff = (mel - ref_mel).abs().max().item() if ref_mel.shape == mel.shape else float("nan")
         print(f"ours vs original at noise_scale=0: shapes {tuple(mel.shape)} / "
               f"{tuple(ref_mel.shape)}, max |diff| = {diff:.2e}")
+    if args.onnxruntime:
+        onnx_mel = run_onnx(0.0)
+        diff = (mel - onnx_mel).abs().max().item() if onnx_mel.shape == mel.shape else float("nan")
+        print(f"ours vs onnxruntime at noise_scale=0: max |diff| = {diff:.2e}")
 
     for _ in range(args.warmup):
         for fn in contenders.values():
@@ -177,17 +203,22 @@ def main():
             cpu_times[name].append(time.process_time() - cpu_start)
 
     print(f"load average {os.getloadavg()[0]:.1f} (this machine has {os.cpu_count()} cores)")
-    print(f"{'model':<9} {'median s':>9} {'p90 s':>8} {'RTF med':>8} {'RTF p90':>8} "
+    print(f"{'model':<11} {'median s':>9} {'p90 s':>8} {'RTF med':>8} {'RTF p90':>8} "
           f"{'cpu-s med':>10}")
     for name, ts in times.items():
         med, p90 = statistics.median(ts), percentile(ts, 0.9)
-        print(f"{name:<9} {med:9.4f} {p90:8.4f} {med / audio_seconds:8.4f} "
+        print(f"{name:<11} {med:9.4f} {p90:8.4f} {med / audio_seconds:8.4f} "
               f"{p90 / audio_seconds:8.4f} {statistics.median(cpu_times[name]):10.4f}")
     if reference is not None:
         ratio = statistics.median(times["ours"]) / statistics.median(times["original"])
         cpu_ratio = (statistics.median(cpu_times["ours"])
                      / statistics.median(cpu_times["original"]))
         print(f"ours / original (median): wall {ratio:.3f}, cpu {cpu_ratio:.3f}")
+        if args.onnxruntime:
+            ratio = statistics.median(times["onnxruntime"]) / statistics.median(times["original"])
+            cpu_ratio = (statistics.median(cpu_times["onnxruntime"])
+                         / statistics.median(cpu_times["original"]))
+            print(f"onnxruntime / original (median): wall {ratio:.3f}, cpu {cpu_ratio:.3f}")
 
 
 if __name__ == "__main__":

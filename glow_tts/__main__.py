@@ -59,8 +59,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from glow_tts import export
+    return export.run(args)
+
+
 RUN = {"corpus": cmd_corpus, "prepare-kss": cmd_prepare_kss, "init": cmd_init,
-       "train": cmd_train, "synthesize": cmd_synthesize, "demo": cmd_demo}
+       "train": cmd_train, "synthesize": cmd_synthesize, "demo": cmd_demo,
+       "export": cmd_export}
 
 
 def build_parser() -> argparse.ArgumentParser:

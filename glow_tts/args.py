@@ -73,6 +73,20 @@ def add_synthesize_arguments(parser: argparse.ArgumentParser) -> None:
                         help="duration multiplier, > 0 (>1 slower); long text is split at "
                         "sentence ends")
     parser.add_argument("--seed", type=int, default=0, help="noise seed")
+    parser.add_argument("--backend", choices=("pytorch", "onnxruntime"), default="pytorch",
+                        help="run the model in PyTorch (default) or export it and run the ONNX "
+                        "graphs in onnxruntime (same noise for a seed; faster on CPU)")
+    parser.add_argument("--onnx", metavar="DIR", default=None,
+                        help="with --backend onnxruntime: a folder written by `export` (default: "
+                        "export the loaded checkpoint to a temporary folder first)")
+
+
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-m", "--model", required=True,
+                        help="run name (./logs/NAME) or directory: newest good G_*.pth and config.json")
+    parser.add_argument("--checkpoint", help="a checkpoint file of that run (default: the newest)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="new or empty folder for encoder.onnx, decoder.onnx and export.json")
 
 
 def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,6 +110,8 @@ COMMANDS = {
     "train": ("train on one or more CPUs/GPUs (mp.spawn), or under torchrun", add_train_arguments),
     "synthesize": ("text (or a file of lines) to WAV with a trained model (Griffin-Lim)",
                    add_synthesize_arguments),
+    "export": ("write a trained model's inference path as ONNX (encoder and decoder graphs)",
+               add_export_arguments),
     "demo": ("corpus -> DDI -> training -> synthesis of held-out sentences, on CPU",
              add_demo_arguments),
 }

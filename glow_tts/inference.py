@@ -150,12 +150,26 @@ def text_to_ids(text: str, hps) -> torch.Tensor:
     return torch.LongTensor(ids)
 
 
+# The loudest sample float_to_int16 writes unclipped (+32767 / 32768).
+WAV_PEAK = 32767 / 32768
+
+
 def mel_to_wav(mel: torch.Tensor, hps, n_iter: int = 32) -> torch.Tensor:
-    """Griffin-Lim waveform ``[T]`` in [-1, 1] of a log-mel ``[n_mel, F]``."""
+    """Griffin-Lim waveform ``[T]`` in [-1, 1] of a log-mel ``[n_mel, F]``.
+
+    Griffin-Lim does not bound its samples (their size follows ``exp(mel)``, and a barely
+    trained model's mel can be louder than any recording), so a waveform whose peak is
+    above :data:`WAV_PEAK` is scaled down as a whole to that peak. Scaling keeps the shape
+    of the wave; clipping it (what ``save_wav`` would otherwise do) flattens every loud
+    stretch into audible distortion. A waveform already in range is returned unchanged,
+    so its level still follows the mel.
+    """
     d = hps.data
-    return griffin_lim(mel, sampling_rate=d.sampling_rate, filter_length=d.filter_length,
-                       hop_length=d.hop_length, win_length=d.win_length, mel_fmin=d.mel_fmin,
-                       mel_fmax=d.mel_fmax, n_iter=n_iter)
+    wav = griffin_lim(mel, sampling_rate=d.sampling_rate, filter_length=d.filter_length,
+                      hop_length=d.hop_length, win_length=d.win_length, mel_fmin=d.mel_fmin,
+                      mel_fmax=d.mel_fmax, n_iter=n_iter)
+    peak = wav.abs().max()
+    return wav * (WAV_PEAK / peak) if peak > WAV_PEAK else wav
 
 
 @torch.no_grad()
@@ -166,7 +180,8 @@ def synthesize(model: FlowGenerator, hps, text: str, noise_scale: float = 0.667,
     use the global RNG). Refuses text of more than :data:`MAX_TOKENS` tokens (use
     :func:`synthesize_text`, which splits it)."""
     check_scales(noise_scale, length_scale)
-    device = next(model.parameters()).device
+    # model: a FlowGenerator, or an export.OnnxSynthesizer (same infer(), CPU only)
+    device = next(model.parameters()).device if isinstance(model, torch.nn.Module) else torch.device("cpu")
     ids = text_to_ids(text, hps)
     if ids.numel() > MAX_TOKENS:
         raise SynthesisInputError(
@@ -252,6 +267,11 @@ def run(args: argparse.Namespace) -> int:
         raise SynthesisInputError("give either a TEXT argument or --file, not both or neither")
     if args.model is None and args.checkpoint is None:
         raise SynthesisInputError("give the run directory with -m, or a --checkpoint file")
+    if args.onnx is not None and args.backend != "onnxruntime":
+        raise SynthesisInputError("--onnx DIR is read only with --backend onnxruntime")
+    if args.onnx is not None and not os.path.isfile(os.path.join(args.onnx, "export.json")):
+        raise SynthesisInputError(f"--onnx {args.onnx}: no export.json there; make it with "
+                                  f"python -m glow_tts export -m RUN --out {args.onnx}")
     check_scales(args.noise_scale, args.length_scale, names=("--noise-scale", "--length-scale"))
     if args.file:
         if not os.path.isfile(args.file):
@@ -265,6 +285,9 @@ def run(args: argparse.Namespace) -> int:
         lines, sources = [args.text], ["text"]
 
     model, hps = load_model(args.model, args.checkpoint, args.config)
+    if args.backend == "onnxruntime":
+        from glow_tts.export import onnx_backend
+        model = onnx_backend(model, hps, args.onnx)
     # Check every line first, so one bad line does not stop a long job half-way.
     bad = []
     for source, line in zip(sources, lines):

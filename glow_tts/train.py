@@ -10,7 +10,7 @@
 What changed, and why (each point is a bug or a dated API of the original):
 
 * It runs anywhere. The original asserted a GPU, hard-coded NCCL and set
-  ``MASTER_PORT='80000'`` (not a valid port, rejected by torch 2.x). Here CUDA gives one
+  ``MASTER_PORT='80000'`` (> 65535: a TypeError in torch 1.10, a ValueError since 1.11). Here CUDA gives one
   process per GPU with NCCL; a CPU gives ``--nprocs N`` processes (default 1) with gloo,
   each on one thread, on a free port (:mod:`glow_tts.distributed`). The same
   :func:`train_and_eval` runs under ``torchrun``, one node or many.
@@ -76,6 +76,8 @@ def main(argv: list[str] | argparse.Namespace | None = None) -> dict | None:
     with checkpoint.RunLock(hps.model_dir):
         checkpoint.check_run(hps)                    # data and checkpoint, before any write
         save_run_config(hps, force=args.force)
+        # The original's os.environ['MASTER_ADDR'/'MASTER_PORT'] and
+        # mp.spawn(train_and_eval, nprocs=n_gpus, args=(n_gpus, hps,)) happen in here:
         return distributed.launch(train_and_eval, n_gpus, (hps,), args.master_port, log_file)
 
 

@@ -1,7 +1,7 @@
 """Run bookkeeping: the per-run logger and the git hash of the code that trained a model.
 
 Unlike the original, importing this module configures nothing globally: the original called
-``logging.basicConfig(level=DEBUG)`` at import time, which turned on DEBUG output for every
+``logging.basicConfig(stream=sys.stdout, level=DEBUG)`` at import time, which turned on DEBUG output for every
 library (matplotlib, numba, PIL ...). Here only the logger returned by :func:`get_logger` logs.
 """
 

@@ -230,6 +230,27 @@ def test_griffin_lim_length_determinism_and_reconstruction(mel_module):
     torch.testing.assert_close(batched[1], griffin_lim(log_mel, n_iter=4), atol=1e-5, rtol=0)
 
 
+def test_mel_to_wav_stays_in_range_by_scaling_not_clipping(mel_module):
+    """mel_to_wav promises [-1, 1]; Griffin-Lim alone overshoots on a loud mel."""
+    from glow_tts.hparams import get_hparams_from_file
+    from glow_tts.inference import WAV_PEAK, mel_to_wav
+
+    hps = get_hparams_from_file(os.path.join(os.path.dirname(__file__), "..", "configs",
+                                             "base.json"))
+    x = torch.from_numpy(sine(220.0, 0.5, amp=0.9) + sine(660.0, 0.5, amp=0.5))
+    loud = mel_module(x) + np.log(4.0)                    # the same sound, 4 times louder
+    raw = griffin_lim(loud, n_iter=8)
+    assert raw.abs().max() > 2                            # Griffin-Lim does not bound it
+    wav = mel_to_wav(loud, hps, n_iter=8)
+    assert wav.abs().max() == pytest.approx(WAV_PEAK)     # in range, loudest at full scale
+    # Scaled as a whole, not clipped: the waveform keeps its shape.
+    torch.testing.assert_close(wav, raw * (WAV_PEAK / raw.abs().max()))
+    # A waveform already in range is left as Griffin-Lim made it.
+    quiet = mel_module(x * 0.3)
+    assert torch.equal(mel_to_wav(quiet, hps, n_iter=8), griffin_lim(quiet, n_iter=8))
+    assert griffin_lim(quiet, n_iter=8).abs().max() < 1
+
+
 # -- save_wav ------------------------------------------------------------------------------
 
 def test_save_wav_round_trip_and_clipping(tmp_path):

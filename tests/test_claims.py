@@ -182,8 +182,9 @@ def test_key_phrases_occur_in_their_section():
 
 def test_every_section_with_statements_has_rows():
     # The headings of §1, §1.2, §2, §2.1, §2.2 and §3 (and §3.1, a plan for a chart) state
-    # nothing about the code by themselves; every other section does.
-    headings_only = {"1", "1.2", "2", "2.1", "2.2", "3", "3.1"}
+    # nothing about the code by themselves, nor does §1.2.4.1, whose statements are all in
+    # its two numbered parts (1. Dataset, 2. DataLoader); every other section does.
+    headings_only = {"1", "1.2", "1.2.4.1", "2", "2.1", "2.2", "3", "3.1"}
     judged = {c.section for c in CLAIMS}
     assert set(SECTIONS) - headings_only <= judged
 

@@ -432,7 +432,8 @@ def test_every_command_prints_a_user_error_as_one_line_with_status_2(monkeypatch
         raise SomeUserError(f"{args.command}: bad input, fix it")
 
     minimal = {"corpus": ["--out", "x"], "prepare-kss": ["k", "--out", "x"], "init": ["-m", "r"],
-               "train": ["-m", "r"], "synthesize": ["hi", "-m", "r"], "demo": []}
+               "train": ["-m", "r"], "synthesize": ["hi", "-m", "r"], "demo": [],
+               "export": ["-m", "r", "--out", "x"]}
     assert set(minimal) == set(COMMANDS)
     for name, argv in minimal.items():
         monkeypatch.setitem(cli.RUN, name, fail)

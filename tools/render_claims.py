@@ -124,11 +124,16 @@ def render(sections: dict[str, str], claims: list[Claim],
         "wrong or only partly right, that cell is a \"The notes say …\" box with the "
         "correction.",
         "",
-        "The verdicts are checked against the notes' whole sentence, the original code "
-        "(jaywalnut310/glow-tts) and PyTorch's own source. *Right in 2020, changed since* "
+        "The verdicts are checked against the notes' whole sentence, in the notes' own "
+        "notation, the original code (jaywalnut310/glow-tts) and PyTorch's own source. "
+        "One rule decides sentences that say several things: *Right* when everything the "
+        "sentence states holds (what it leaves out is added in the box, not counted "
+        "against it), *Partly right* when some of it holds and some does not, *Wrong* "
+        "when nothing it states about the code holds. *Right in 2020, changed since* "
         "marks what was true for the PyTorch of the original and is not any more; "
-        "*Not checkable* marks what no program can confirm (a figure the text refers to, "
-        "where code was copied from).",
+        "*Not checkable* marks what no program and no record can confirm (a figure the "
+        "text refers to but does not contain). Where code came from is judged by the "
+        "record, the two repositories' code side by side.",
         "",
         "| verdict | rows |",
         "|---|---|",

@@ -74,11 +74,13 @@ assert os.path.isfile(os.path.join(run_dir, "config.json"))
 # <a id="claim-1-2-1-get-hparams"></a>
 #
 # > **The notes say** (§1.2.1) that `utils.get_hparams()` is the module that brings in
-# > Python's parsers. **Partly right**: it is a function, and it does build an `argparse`
-# > parser, for `-c` and `-m` only. What it returns is the run's hyper-parameters: it
+# > Python's parsers. **Partly right**: it does build an `argparse` parser, for `-c` and
+# > `-m` only, but its job is the run's hyper-parameters, which is what it returns: it
 # > reads the JSON file named by `-c` into nested `HParams`, creates the run folder named
 # > by `-m` (`./logs/NAME` in the original), copies the config into it as `config.json`
 # > and sets `hps.model_dir` (original `utils.py`, lines 144–171). Ours does the same.
+# > (The notes say "module" for any named piece of code, a function included, as they do
+# > for `get_logger` and `mp.spawn`; the word counts for nothing here.)
 
 # %%
 config_file = json.load(open("../configs/base.json"))
@@ -287,6 +289,41 @@ assert original_file.rstrip("\n").split("\t")[1:] == [
 # > so the log file records which hyper-parameters the run used. It is not a `print`
 # > call: the message goes through the logging system, which decides where it ends up.
 #
+# The cell below observes this with the original's set-up, rewritten in a few lines and
+# run in a fresh interpreter (the page's own logging must not interfere): `basicConfig`
+# with stdout at DEBUG, as the original's `utils.py` does on import (line 14), then what
+# its `get_logger` does (lines 214-226): a logger named after the run folder, at DEBUG,
+# with one `FileHandler` on `train.log` in the tab-separated format. Then one `info`
+# call with a config-like dict.
+
+# %%
+original_setup = """
+import logging, os, sys
+logging.basicConfig(stream=sys.stdout, level=logging.DEBUG)  # utils.py, at import
+run_dir = sys.argv[1]
+run_logger = logging.getLogger(os.path.basename(run_dir))     # get_logger(run_dir)
+run_logger.setLevel(logging.DEBUG)
+to_file = logging.FileHandler(os.path.join(run_dir, "train.log"))
+tab_format = "\\t".join(["%(asctime)s", "%(name)s", "%(levelname)s", "%(message)s"])
+to_file.setFormatter(logging.Formatter(tab_format))
+run_logger.addHandler(to_file)
+run_logger.info({"train": {"batch_size": 32}})                # logger.info(hps)
+"""
+original_dir = os.path.join(tempfile.mkdtemp(), "orig_run")
+os.makedirs(original_dir)
+ran = subprocess.run([sys.executable, "-c", original_setup, original_dir],
+                     capture_output=True, text=True, check=True)
+original_log = open(os.path.join(original_dir, "train.log"), encoding="utf-8").read()
+print("stdout:", ran.stdout, "train.log:", original_log, sep="\n")
+
+# %%
+# stdout: the root handler's default format, reached by propagation from the named logger
+assert ran.stdout == "INFO:orig_run:{'train': {'batch_size': 32}}\n" and ran.stderr == ""
+# train.log: the same record through get_logger's handler, in its format
+assert original_log.rstrip("\n").split("\t")[1:] == \
+    ["orig_run", "INFO", "{'train': {'batch_size': 32}}"]
+
+# %% [markdown]
 # ## Ours: `glow_tts.utils.get_logger`
 #
 # Ours writes the same record to the same two kinds of place, the file

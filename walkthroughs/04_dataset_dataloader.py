@@ -71,8 +71,12 @@ print(train_lines[0])
 # map-style, which is what lets a sampler pick any index in any order (and lets
 # `DistributedSampler` give each GPU its own indices, walkthrough 11).
 #
-# The class comes from NVIDIA's Tacotron 2 code (its `data_utils.py`), which Glow-TTS
-# copied and extended with `add_noise` and `add_blank`. Its three methods:
+# The class comes from NVIDIA's Tacotron 2 code, as the notes say (§1.2.4). The record
+# shows it: NVIDIA/tacotron2's `data_utils.py` has the same `TextMelLoader` docstring
+# word for word, the same `random.seed(1234)` shuffle, and a `TextMelCollate` with the
+# same sort-and-pad code and comments (original `data_utils.py:12-17, 32-33, 88-98`).
+# Glow-TTS extended the loader with `add_noise` and `add_blank` and dropped Tacotron's
+# stop-token ("gate") padding from the collate. Its three methods:
 #
 # * `__init__(audiopaths_and_text, hparams)` reads the filelist, keeps the text and audio
 #   settings, builds the mel extractor, and shuffles the lines once with seed 1234. Ours
@@ -138,10 +142,15 @@ assert x.shape[0] == y.shape[0] == B
 #
 # <a id="claim-1-2-4-1-shuffle"></a>
 #
-# > **The notes say** (§1.2.4.1) that the data is shuffled after all batches have been
-# > iterated. **Partly right**: every epoch does get a new order. But the permutation is
-# > drawn when an epoch *starts*: each `for` loop over the loader creates an iterator whose
-# > `RandomSampler` draws a fresh order, so the first epoch is shuffled too.
+# > **The notes say** (§1.2.4.1.2) that the data is shuffled after all batches have been
+# > iterated. **Right**, in the words of PyTorch's own docstring (`shuffle`: "reshuffled
+# > at every epoch", `torch/utils/data/dataloader.py`): every epoch gets a new order. What
+# > the sentence leaves out is *when* the order is drawn: when an epoch *starts*. Each
+# > `for` loop over the loader creates an iterator whose `RandomSampler` draws a fresh
+# > order, so the first epoch is shuffled too. That matters for the notes' own file:
+# > §1.2 is `init.py`, whose loader has `shuffle=True` (line 36) and whose loop stops
+# > after the first batch (lines 47-52), so the batch that data-dependent initialisation
+# > sees is already a shuffled one.
 
 # %%
 def epoch_order(loader):
@@ -242,7 +251,7 @@ assert [t.shape[0] for t in padded] == [2, 2, 2, 2]
 #
 # <a id="claim-1-2-4-1-batching-disabled"></a>
 #
-# > **The notes say** (§1.2.4.1) that automatic batching is disabled for a data set that
+# > **The notes say** (§1.2.4.1.2) that automatic batching is disabled for a data set that
 # > is read batch by batch, and that the loader then turns NumPy arrays into PyTorch
 # > tensors. **Right.** They leave out that the enabled (default) path converts NumPy
 # > arrays too, while stacking them into a batch: what disabling changes is only that

@@ -13,7 +13,7 @@
 #
 # *Reviews:* `train.py`, `train_and_eval` — the `num_workers=8` of
 # `train_loader = DataLoader(train_dataset, num_workers=8, ...)`, and the notes' remarks
-# on single- and multi-process loading (§1.2.4.1). Ours: `glow_tts/data_utils.py`.
+# on single- and multi-process loading (§1.2.4.1.2). Ours: `glow_tts/data_utils.py`.
 #
 # You will learn:
 #
@@ -34,6 +34,7 @@ import multiprocessing
 import os
 import sys
 import tempfile
+import warnings
 
 import torch
 from torch.utils.data import DataLoader, Dataset, get_worker_info
@@ -145,7 +146,7 @@ assert [b[0] for b in loaded] == [i % 2 for i in range(len(loaded))]  # handed o
 # %% [markdown]
 # <a id="claim-1-2-4-1-single-process"></a>
 #
-# > **The notes say** (§1.2.4.1) that single-process loading, the default, is the choice
+# > **The notes say** (§1.2.4.1.2) that single-process loading, the default, is the choice
 # > when resources share the data set, which they equate with a data set small enough to
 # > sit in memory. **Partly right**: it is the default (`num_workers=0`), and a data set
 # > that fits in memory is one of the two cases PyTorch's documentation names. The other
@@ -171,7 +172,7 @@ assert strategy == "file_descriptor"
 # %% [markdown]
 # <a id="claim-1-2-4-1-cpu-gpu"></a>
 #
-# > **The notes say** (§1.2.4.1) that loading in the main process turns into a bottleneck
+# > **The notes say** (§1.2.4.1.2) that loading in the main process turns into a bottleneck
 # > when it causes much traffic between the CPU and the GPU, a trade-off.
 # > **Partly right**: there is a bottleneck, and a trade-off (workers cost processes and
 # > memory), but CPU–GPU traffic is not its cause. The `DataLoader` copies nothing to a GPU, with
@@ -252,7 +253,7 @@ assert torch.utils.data.get_worker_info() is None  # this cell runs in the main 
 # %% [markdown]
 # <a id="claim-1-2-4-1-worker-memory"></a>
 #
-# > **The notes say** (§1.2.4.1), after PyTorch's documentation, that the memory used is
+# > **The notes say** (§1.2.4.1.2), after PyTorch's documentation, that the memory used is
 # > `num_workers` times the size of the parent process. **Partly right**: that is the
 # > worst case the documentation warns of, not what a worker costs as such. A forked
 # > worker starts out sharing every page of its parent and gets a private copy of a page
@@ -297,6 +298,51 @@ print(f"parent resident {parent_rss:.0f} MB | worker resident {worker_rss:.0f} M
       f"private {private_before:.0f} MB before reading, {private_after:.0f} MB after")
 assert private_before < parent_rss / 4                  # a fresh worker copies little
 assert private_after - private_before > 20      # reading copied the strings' pages
+
+# %% [markdown]
+# <a id="claim-1-2-4-1-cpu-cores"></a>
+#
+# > **The notes say** (§1.2.4.1.2) that the number of worker subprocesses is a matter of
+# > giving them a suitable number of CPU cores. **Right**, and it is PyTorch's own rule.
+# > A worker is one process that PyTorch runs with a single thread
+# > (`torch.set_num_threads(1)` at the top of its loop,
+# > `torch/utils/data/_utils/worker.py`), so it keeps at most one core busy with torch's
+# > work (other libraries' threads aside), and workers beyond the free cores only add
+# > memory (above) and switching. The `DataLoader` checks the count when it is built
+# > (`check_worker_number_rationality` in `torch/utils/data/dataloader.py`): more workers
+# > than the CPUs this process may run on (`os.sched_getaffinity`, so a container's limit
+# > counts) gets a warning; that many or fewer, none. No worker is started for the check.
+
+# %%
+class Probe(Dataset):
+    """One item: the number of torch threads of the process that loads it."""
+
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, idx):
+        return torch.tensor(torch.get_num_threads())
+
+
+threads_in_worker = next(iter(DataLoader(Probe(), batch_size=None, num_workers=1,
+                                         multiprocessing_context="fork")))
+cpus = len(os.sched_getaffinity(0))
+warned = {}
+for n in (cpus, cpus + 1):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        DataLoader(Probe(), num_workers=n)
+    warned[n] = [str(w.message) for w in caught if "worker processes" in str(w.message)]
+print(f"CPUs for this process: {cpus}; threads in a worker: {int(threads_in_worker)}; "
+      f"main process: {torch.get_num_threads()}")
+print(warned[cpus + 1][0][:150] if warned[cpus + 1] else "no warning")
+
+# %%
+assert int(threads_in_worker) == 1                   # one worker, one thread
+assert warned[cpus] == []                            # as many workers as CPUs: fine
+assert len(warned[cpus + 1]) == 1                    # one more: PyTorch warns
+assert f"suggested max number of worker in current system is {cpus}" \
+    in warned[cpus + 1][0]
 
 # %% [markdown]
 # **Worker seeding.** Each worker gets its own seed, `base_seed + worker_id`, where the

@@ -139,9 +139,11 @@ assert x_lengths[0] == x.shape[1]  # the longest fills its row
 #
 # > **The notes say** (§1.2.4.3, item `y`) that `y` holds the mels "in NumPy form", shaped
 # > like `[196, 80, 140]`. **In fact** `y` is a `torch.Tensor` of `float32`: the mel is
-# > computed with torch in `__getitem__` and `TextMelCollate` copies it into a tensor. The
-# > shape reading is right: `[batch, mel channels, frames of the longest mel]`.
-# > So: **Partly right** on the type; **Right** on the three dimensions.
+# > computed with torch in `__getitem__` (or loaded with `torch.from_numpy`) and
+# > `TextMelCollate` copies it into a `FloatTensor` (original `data_utils.py:44-55, 108`).
+# > The shape reading is right: `[batch, mel channels, frames of the longest mel]`.
+# > So: **Wrong** on the type, **Right** on the three dimensions; the sentence as a whole
+# > is **Partly right**.
 
 # %%
 assert isinstance(y, torch.Tensor) and not hasattr(y, "__array_interface__")
@@ -151,9 +153,11 @@ assert y.shape[1] == hps.data.n_mel_channels == 80
 # %% [markdown]
 # <a id="claim-1-2-4-3-y-lengths"></a>
 #
-# > **The notes say** (§1.2.4.3, item `y.length`) that `y_lengths` holds the frame counts
-# > *sorted*. **Wrong** (and §1.2.4.2, which names text and mel together when it describes
-# > the sorting, is loose in the same way). **In fact** only the text length is sorted on,
+# > **The notes say** (§1.2.4.3, item `y.length`) that `y_lengths` is a tensor of the
+# > mel frame counts, the *largest* ones, *sorted*. **Partly right**: it is a tensor of
+# > the frame counts, but each is one utterance's own count (not a maximum), and they are
+# > not sorted (§1.2.4.2, which names text and mel together when it describes the
+# > sorting, is loose in the same way). **In fact** only the text length is sorted on,
 # > and `y_lengths` follows that order:
 # > row $i$ of `y` belongs to row $i$ of `x`, so `y_lengths[i]` is the frame count of the
 # > sentence in row $i$, whatever its size. A longer text usually means a longer mel, but
@@ -260,14 +264,18 @@ assert batch_idx + 1 == len(loader) == len(dataset) // B
 # <a id="claim-2-2-2-x-length"></a>
 #
 # > **The notes say** (§2.2.2) that `x_length` is `len(x[i])` for each row and that the
-# > second dimension of `x` is `max(x[i])`; likewise `len(y[i])` and `max(y[i])` for `y`.
-# > **Partly right**: the meaning is right (one length per utterance; the padded width is
-# > that of the longest utterance), but on a padded batch those expressions compute
-# > something else. `len(x[i])` is the padded width $T_x$, equal for every row, and
-# > `max(x[i])` is the largest token *id* in row $i$; `len(y[i])` is 80, the number of mel
-# > channels, and `max(y[i])` a log-mel value. The lengths were measured by
-# > `TextMelCollate` before padding: `x_lengths[i]` counts the non-pad tokens of row $i$,
-# > and `x.shape[1]` is `max(x_lengths)`. The last batch of the loop above shows it.
+# > second dimension of `x` is `max(x[i])`; likewise for `y`, whose shape they give as
+# > `[batch_size, mel_size, max(y[i])]`, defining `y[i]` as the i-th mel's frame count.
+# > **Right**, in the notes' own notation: `x[i]` is the i-th text *before* padding and
+# > `y[i]` the i-th mel. One length per utterance, and the padded width is that of the
+# > longest, which is what `TextMelCollate` computes (original `data_utils.py:88-114`).
+# >
+# > A warning for the reader who types these expressions into Python: on the *padded*
+# > batch they compute something else. `len(x[i])` is then the padded width $T_x$, equal
+# > for every row, and `max(x[i])` the largest token *id* of row $i$; `len(y[i])` is 80,
+# > the number of mel channels, and `max(y[i])` a log-mel value. The lengths were measured
+# > by `TextMelCollate` before padding: `x_lengths[i]` counts the non-pad tokens of row
+# > $i$, and `x.shape[1]` is `max(x_lengths)`. The last batch of the loop above shows it.
 
 # %%
 rows = range(x.shape[0])

@@ -69,12 +69,14 @@ torch.set_num_threads(1)
 # > and that `FlowGenerator_DDI` in `models.py` shows it inheriting from the `torch.nn`
 # > module. **Partly right**. The inheritance is as described: the base class is
 # > `models.FlowGenerator`, the constructor passes its arguments through to it, and the
-# > class is an `nn.Module`. But the original defines `FlowGenerator_DDI` in `init.py`
-# > (line 17), not in `models.py`; what `models.py` holds is its base, `FlowGenerator`,
-# > which is the class that derives from `nn.Module` directly. `FlowGenerator_DDI` is a
-# > Module one step further up the chain. (This project defines the class in
-# > `glow_tts/models.py` and `glow_tts/init.py` re-exports the same object, so both of the
-# > original's import paths work; the map chapter records the move.)
+# > class is an `nn.Module`; the cell below proves that half. The other half rests on the
+# > original's source, which no cell here can run: the original defines
+# > `FlowGenerator_DDI` in `init.py` (line 17), not in `models.py`; what `models.py` holds
+# > is its base, `FlowGenerator` (line 188), the class that derives from `nn.Module`
+# > directly. `FlowGenerator_DDI` is a Module one step further up the chain. This project
+# > differs here: it defines the class in `glow_tts/models.py` and `glow_tts/init.py`
+# > re-exports the same object, so both of the original's import paths work (the map
+# > chapter records the move).
 
 # %%
 print([cls.__name__ for cls in FlowGenerator_DDI.__mro__])
@@ -85,7 +87,8 @@ assert FlowGenerator_DDI.__bases__ == (FlowGenerator,)      # the direct parent
 assert FlowGenerator.__bases__ == (nn.Module,)
 # ... and so a Module, one step up
 assert issubclass(FlowGenerator_DDI, nn.Module)
-# defined here, re-exported by init
+# ours differs from the original here (init.py:17 there): defined in our models.py and
+# re-exported by init, so this line is no evidence about the original
 assert FlowGenerator_DDI.__module__ == "glow_tts.models"
 
 # %% [markdown]

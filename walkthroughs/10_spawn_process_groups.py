@@ -104,14 +104,13 @@ assert defaults["daemon"] is False and defaults["start_method"] == "spawn"
 # <a id="claim-2-1-3-rank"></a>
 #
 # > **The notes say** (§2.1.3) that `rank` is the ID of a process of the distributed run,
-# > and that a debugging run on six GPUs printed 0 to 5. The observation is **Right**, and
-# > on one machine under `mp.spawn` the rank is also the GPU's index. The definition is
-# > **Partly right**: a rank does name one process, but it is not a process ID in the
-# > operating system's sense (that is the PID, `os.getpid()`). It is the process's
-# > position in the process group, $0 \dots W-1$, given by the launcher (`mp.spawn`
-# > passes its loop index, `torchrun` sets `RANK`) and registered by
-# > `init_process_group`. Launching again makes new processes with new PIDs and the same
-# > ranks.
+# > and that a debugging run on six GPUs printed 0 to 5. **Right**, both; and on one
+# > machine under `mp.spawn` the rank is also the GPU's index. One word of caution: the
+# > "process ID" here is the rank, the process's number within the process group,
+# > $0 \dots W-1$, given by the launcher (`mp.spawn` passes its loop index, `torchrun`
+# > sets `RANK`) and registered by `init_process_group`. It is not the operating
+# > system's process ID (the PID, `os.getpid()`): launching again makes new processes
+# > with new PIDs and the same ranks.
 
 # %%
 again_dir = fresh_dir()
@@ -402,7 +401,10 @@ assert not dist.is_mpi_available()                                     # not in 
 # > the weights. A DDP *communication hook* sees a bucket at the moment it is handed over:
 # > its gradients are already complete, equal to those of a plain `backward()` without DDP
 # > or any process group. (One process is enough to see the hand-over; the averaging across
-# > ranks is the subject of the training walkthroughs.)
+# > ranks is the subject of the training walkthroughs.) The original wraps the model in
+# > apex's `DistributedDataParallel` (`train.py:12, 73`), which does the same job, an
+# > averaging all-reduce of the gradients over the NCCL group; the demo uses PyTorch's
+# > own, its successor.
 
 # %%
 from torch.nn.parallel import DistributedDataParallel as DDP

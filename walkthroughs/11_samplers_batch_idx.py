@@ -163,7 +163,8 @@ print("10 items on 3 ranks:", uneven)
 # > with its own first indices, and those utterances go to two ranks in the same epoch
 # > (above, 10 items on 3 ranks: two of them twice). Passing `drop_last=True` to the
 # > *sampler* cuts the tail instead: disjoint shards, but a few utterances skipped in
-# > that epoch.
+# > that epoch. (The word "exclusive" is PyTorch's own, from the class's docstring,
+# > whose `drop_last` entry documents the padding: `torch/utils/data/distributed.py`.)
 
 # %%
 owners = {}

@@ -42,11 +42,11 @@ import torch
 from IPython.display import Audio, display
 
 from glow_tts import modules
-from glow_tts.audio import MelSpectrogram
+from glow_tts.audio import MelSpectrogram, griffin_lim
 from glow_tts.checkpoint import checkpoint_paths, load_checkpoint
 from glow_tts.corpus import build_corpus
 from glow_tts.hparams import get_hparams_from_file
-from glow_tts.inference import mel_to_wav, synthesize, text_to_ids
+from glow_tts.inference import WAV_PEAK, mel_to_wav, synthesize, text_to_ids
 from glow_tts.init import run_ddi
 from glow_tts.models import build_model
 from glow_tts.text import sequence_to_text
@@ -278,17 +278,22 @@ plt.show()
 #
 # The loudness: Griffin-Lim does not bound the samples. Their size follows $e^{\text{mel}}$,
 # and a barely trained model's mel can be louder than any recording, so samples beyond
-# $\pm 1$ are possible (the peak is printed below). Two places take care of it: the
-# notebook's `Audio` player scales the waveform to its own peak (`normalize=True`, the
-# default), and `save_wav` clips to the 16-bit range when it writes a file.
+# $\pm 1$ are possible (the peak of Griffin-Lim's raw output is printed below).
+# `mel_to_wav` therefore scales such a waveform down as a whole, to a peak just under 1
+# (`WAV_PEAK`, the largest sample a 16-bit file holds unclipped); one already in range is
+# left as it is. Scaling keeps the wave's shape, where the clipping `save_wav` would
+# otherwise apply flattens every loud stretch. The notebook's `Audio` player then scales
+# to its own peak again (`normalize=True`, the default).
 
 # %%
 out = synthesize(model, hps, text, noise_scale=0.667)
 mel, wav = out["mel"], out["wav"]                                           # [80, F], [T]
 F, hop = mel.shape[1], hps.data.hop_length
 seconds = wav.numel() / hps.data.sampling_rate
+# Griffin-Lim with the same settings, before mel_to_wav scales it
+raw = griffin_lim(mel, mel_module=MelSpectrogram.from_hparams(hps.data))
 print(f"{F} frames -> {wav.numel()} samples = {seconds:.2f} s, "
-      f"peak {wav.abs().max():.2f}")
+      f"Griffin-Lim's peak {raw.abs().max():.2f}, written peak {wav.abs().max():.4f}")
 
 player = Audio(wav.numpy(), rate=hps.data.sampling_rate)
 display(player)
@@ -297,8 +302,12 @@ display(player)
 assert wav.dim() == 1 and wav.numel() == (F - 1) * hop
 # synthesize = infer + mel_to_wav
 assert torch.equal(wav, mel_to_wav(mel, hps))
-# not silent
-assert wav.abs().max() > 0
+# not silent, and in [-1, 1]: the raw waveform scaled as a whole when it overshoots
+assert 0 < wav.abs().max() <= WAV_PEAK
+if raw.abs().max() > WAV_PEAK:
+    torch.testing.assert_close(wav, raw * (WAV_PEAK / raw.abs().max()))
+else:
+    assert torch.equal(wav, raw)
 # the mel of the wav has F frames
 assert MelSpectrogram.from_hparams(hps.data)(wav).shape == (80, F)
 # the player holds a WAV file, scaled to its peak: the loudest 16-bit sample is full scale

@@ -397,7 +397,7 @@ assert position["resume"] < position["ddp"]
 #
 # | step | original | ours | where |
 # |---|---|---|---|
-# | `MASTER_PORT` | `'80000'` | a free port | walkthrough 10 |
+# | `MASTER_PORT` | `'80000'`: above 65535; accepted up to about PyTorch 1.8, a `TypeError` in 1.10, a `ValueError` since 1.11 | a free port | walkthrough 10 |
 # | backend | always `nccl` | `nccl` on GPU, `gloo` on CPU | walkthrough 10 |
 # | `init_process_group` | always | only when `world_size > 1` | walkthrough 10 |
 # | resume | bare `except:`; step count rebuilt from the epoch | newest loadable checkpoint, optimizer step, RNG | walkthroughs 09, 16 |

@@ -65,7 +65,7 @@ def epoch_grid(grid, title: str):
     batch the sample landed in, grey (NaN) where ``drop_last`` left it out."""
     fig, ax = plt.subplots(figsize=(9, 2.4))
     ax.set_facecolor("0.8")
-    ax.imshow(grid, aspect="auto", cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+    ax.imshow(grid.numpy(), aspect="auto", cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
     ax.set(xlabel="sample index (dataset[i])", ylabel="epoch",
            yticks=range(grid.shape[0]), title=title)
     ax.title.set_fontsize(9)
@@ -168,7 +168,7 @@ def mas_table(Q, came_from, path):
     shown[Q.isinf()] = float("nan")
     fig, ax = plt.subplots(figsize=(min(12, 0.62 * t_y + 1.8), 0.62 * t_x + 1.4))
     ax.set_facecolor("0.85")
-    im = ax.imshow(shown, origin="lower", cmap="viridis", aspect="auto",
+    im = ax.imshow(shown.numpy(), origin="lower", cmap="viridis", aspect="auto",
                    vmin=float(finite.min()), vmax=float(finite.max()))
     for i in range(t_x):
         for j in range(t_y):
