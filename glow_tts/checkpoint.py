@@ -50,7 +50,7 @@ import torch.distributed as dist
 from torch import nn
 
 from glow_tts.errors import GlowTTSError
-from glow_tts.models import convert_original_state_dict
+from glow_tts.models import convert_original_state_dict, match_weight_norm_form
 
 try:  # NumPy 2
     from numpy._core import multiarray as np_multiarray
@@ -273,7 +273,8 @@ def load_weights(model: nn.Module, state_dict: dict, checkpoint_path: str,
     """
     target = _unwrap(model)
     own = target.state_dict()
-    state_dict = convert_original_state_dict(state_dict)
+    # The original's key names, and weight-normalised <-> folded (after store_inverse()).
+    state_dict = match_weight_norm_form(convert_original_state_dict(state_dict), own)
     shapes = [f"{key} {tuple(value.shape)} vs the model's {tuple(own[key].shape)}"
               for key, value in state_dict.items()
               if key in own and tuple(value.shape) != tuple(own[key].shape)]

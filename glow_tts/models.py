@@ -422,8 +422,9 @@ def to_original_state_dict(state_dict: dict) -> dict:
 _G, _V = ".parametrizations.weight.original0", ".parametrizations.weight.original1"
 
 
-def _match_weight_norm_form(state_dict: dict, own: dict) -> dict:
-    """Bridge weight-normalised and folded convolutions between a state dict and a model.
+def match_weight_norm_form(state_dict: dict, own: dict) -> dict:
+    """Bridge weight-normalised and folded convolutions between a state dict and a model
+    (``own`` is the model's state dict); ``checkpoint.load_weights`` calls it.
 
     After ``store_inverse()`` (ours or the original's) a WN convolution holds one plain
     ``weight = g * v / |v|``. A folded state dict loads into a parametrized model as
@@ -447,26 +448,6 @@ def _match_weight_norm_form(state_dict: dict, own: dict) -> dict:
                 del state_dict[prefix + _G], state_dict[prefix + _V]
                 state_dict[key] = torch._weight_norm(v, g, 0)
     return state_dict
-
-
-def load_original_state_dict(model: nn.Module, state_dict: dict, strict: bool = True):
-    """Load a state dict in the original's layout (or ours) into ``model``.
-
-    Also bridges weight-normalised and folded (after ``store_inverse()``) convolutions in
-    either direction, so a checkpoint saved before or after ``store_inverse`` loads into a
-    model before or after it.
-
-    A shape mismatch raises ``ValueError`` naming the key and both shapes (``load_state_dict``
-    alone reports them less readably). Returns ``load_state_dict``'s result (missing and
-    unexpected keys, when ``strict=False``).
-    """
-    converted = _match_weight_norm_form(convert_original_state_dict(state_dict), model.state_dict())
-    own = model.state_dict()
-    for key, value in converted.items():
-        if key in own and tuple(own[key].shape) != tuple(value.shape):
-            raise ValueError(f"state dict key {key!r} has shape {tuple(value.shape)} but the model "
-                             f"expects {tuple(own[key].shape)}: was it saved with another config?")
-    return model.load_state_dict(converted, strict=strict)
 
 
 # --- The one constructor ----------------------------------------------------------------

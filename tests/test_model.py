@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from glow_tts import commons
-from glow_tts.models import (FlowGenerator, convert_original_state_dict, load_original_state_dict,
+from glow_tts.checkpoint import CheckpointMismatchError, load_weights
+from glow_tts.models import (FlowGenerator, convert_original_state_dict,
                              to_original_state_dict)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -260,11 +261,11 @@ def test_original_layout_state_dict_loads_and_gives_identical_outputs():
     assert original_layout.keys() == to_original_state_dict(ours_layout).keys()
 
     from_original, native = tiny_model(seed=7).eval(), tiny_model(seed=8).eval()
-    load_original_state_dict(from_original, original_layout)
+    load_weights(from_original, original_layout, "original.pth")
     native.load_state_dict(ours_layout)
     # DDP's "module." prefix is stripped too.
     prefixed = tiny_model(seed=9).eval()
-    load_original_state_dict(prefixed, {"module." + k: v for k, v in original_layout.items()})
+    load_weights(prefixed, {"module." + k: v for k, v in original_layout.items()}, "ddp.pth")
     x, x_lengths, y, y_lengths = make_batch()
     g = torch.tensor([0, 1])
     with torch.no_grad():
@@ -282,8 +283,9 @@ def test_loading_a_wrong_shape_names_the_key_and_both_shapes():
     model = tiny_model()
     state = to_original_state_dict(model.state_dict())
     state["decoder.flows.1.weight"] = torch.eye(6)
-    with pytest.raises(ValueError, match=r"decoder\.flows\.1\.weight.*\(6, 6\).*\(4, 4\)"):
-        load_original_state_dict(model, state)
+    with pytest.raises(CheckpointMismatchError,
+                       match=r"'bad\.pth'.*decoder\.flows\.1\.weight \(6, 6\).*\(4, 4\)"):
+        load_weights(model, state, "bad.pth")
 
 
 def test_forward_needs_a_mel_when_training():
@@ -316,10 +318,10 @@ def test_weight_norm_folded_and_unfolded_state_dicts_load_both_ways():
         folded = source.state_dict()
         assert "decoder.flows.2.wn.in_layers.0.weight" in folded
         fresh = tiny_model(seed=5).eval()
-        load_original_state_dict(fresh, folded)
+        load_weights(fresh, folded, "folded.pth")
         after_inverse = tiny_model(seed=6).eval()
         after_inverse.store_inverse()
-        load_original_state_dict(after_inverse, unfolded)
+        load_weights(after_inverse, unfolded, "unfolded.pth")
         for model in (fresh, after_inverse):
             out = model(x, x_lengths, g=g, gen=True, noise_scale=0.0)[0][0]
             torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
