@@ -89,16 +89,7 @@ def test_scales_out_of_range(model_hps, noise, length, bad):
         synthesize(model, hps, SENTENCE, noise_scale=noise, length_scale=length)
 
 
-@pytest.mark.parametrize("option,value", [("--length-scale", "0"), ("--length-scale", "-2"),
-                                          ("--length-scale", "nan"), ("--noise-scale", "-1"),
-                                          ("--noise-scale", "nan")])
-def test_cli_scales_out_of_range_write_nothing(run_dir, tmp_path, option, value):
-    out = tmp_path / "out"
-    proc = run_cli("synthesize", "-m", run_dir, SENTENCE, "--out", str(out), f"{option}={value}")
-    assert proc.returncode != 0 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines() == [proc.stderr.strip().splitlines()[-1]]
-    assert f"error: {option} must be a finite number" in proc.stderr
-    assert not out.exists()
+# The same options through the command line are rows of tests/test_cli_faults.py.
 
 
 # --- --file: all or nothing ------------------------------------------------------------------

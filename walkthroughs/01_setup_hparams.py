@@ -37,6 +37,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import torch
 
@@ -83,8 +84,8 @@ assert os.path.isfile(os.path.join(run_dir, "config.json"))
 # > for `get_logger` and `mp.spawn`; the word counts for nothing here.)
 
 # %%
-config_file = json.load(open("../configs/base.json"))
-saved_copy = json.load(open(os.path.join(run_dir, "config.json")))
+config_file = json.loads(Path("../configs/base.json").read_text())
+saved_copy = json.loads(Path(os.path.join(run_dir, "config.json")).read_text())
 assert type(hps) is HParams and type(hps.model) is HParams           # not a parser
 assert hps.model.hidden_channels == config_file["model"]["hidden_channels"]
 assert saved_copy["model"]["hidden_channels"] == config_file["model"]["hidden_channels"]
@@ -120,10 +121,10 @@ assert set(unpacked) == set(hps.model.keys())
 # different config for the same run, listing the differences:
 
 # %%
-changed = json.load(open("../configs/base.json"))
+changed = json.loads(Path("../configs/base.json").read_text())
 changed["train"]["batch_size"] = 16
 other_config = os.path.join(workdir, "changed.json")
-json.dump(changed, open(other_config, "w"))
+Path(other_config).write_text(json.dumps(changed))
 try:
     get_hparams(args=["-c", other_config, "-m", run_dir])
     raise RuntimeError("a different config for an existing run was accepted")
@@ -137,10 +138,10 @@ except ConfigError as err:
 # silently ignored while the default is used:
 
 # %%
-typo = json.load(open("../configs/base.json"))
+typo = json.loads(Path("../configs/base.json").read_text())
 typo["model"]["hiden_channels"] = typo["model"].pop("hidden_channels")
 typo_path = os.path.join(workdir, "typo.json")
-json.dump(typo, open(typo_path, "w"))
+Path(typo_path).write_text(json.dumps(typo))
 try:
     get_hparams_from_file(typo_path)
     raise RuntimeError("a misspelt key was accepted")
@@ -183,10 +184,10 @@ except AttributeError:
 # default is `SCHEMA`:
 
 # %%
-no_blank = json.load(open("../configs/base.json"))
+no_blank = json.loads(Path("../configs/base.json").read_text())
 del no_blank["data"]["add_blank"]
 no_blank_path = os.path.join(workdir, "no_blank.json")
-json.dump(no_blank, open(no_blank_path, "w"))
+Path(no_blank_path).write_text(json.dumps(no_blank))
 filled = get_hparams_from_file(no_blank_path)
 assert "add_blank" in filled.data and filled.data.add_blank is False
 assert SCHEMA["data"]["add_blank"][1] is False  # (types, default, meaning)
@@ -270,7 +271,7 @@ original_dir = os.path.join(workdir, "original_run")
 os.makedirs(original_dir)
 shown = subprocess.run([sys.executable, "-c", ORIGINAL_STYLE, original_dir],
                        capture_output=True, text=True, check=True)
-original_file = open(os.path.join(original_dir, "train.log"), encoding="utf-8").read()
+original_file = Path(os.path.join(original_dir, "train.log")).read_text(encoding="utf-8")
 print("stdout:   ", shown.stdout.strip())
 print("train.log:", original_file.strip())
 
@@ -313,7 +314,7 @@ original_dir = os.path.join(tempfile.mkdtemp(), "orig_run")
 os.makedirs(original_dir)
 ran = subprocess.run([sys.executable, "-c", original_setup, original_dir],
                      capture_output=True, text=True, check=True)
-original_log = open(os.path.join(original_dir, "train.log"), encoding="utf-8").read()
+original_log = Path(os.path.join(original_dir, "train.log")).read_text(encoding="utf-8")
 print("stdout:", ran.stdout, "train.log:", original_log, sep="\n")
 
 # %%
@@ -343,7 +344,7 @@ logger.info(hps)
 log_path = os.path.join(hps.model_dir, "train.log")
 for handler in logger.handlers:
     handler.flush()
-log_text = open(log_path, encoding="utf-8").read()
+log_text = Path(log_path).read_text(encoding="utf-8")
 print(log_text[:300])
 
 # %%
@@ -372,7 +373,7 @@ try:
     get_logger(hps.model_dir).info("a second call")
 finally:
     logging.getLogger().removeHandler(root_handler)
-lines_now = open(log_path, encoding="utf-8").read().splitlines()
+lines_now = Path(log_path).read_text(encoding="utf-8").splitlines()
 
 # %%
 assert logger.propagate is False and at_root.getvalue() == ""      # root saw nothing

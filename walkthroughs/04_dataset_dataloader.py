@@ -34,6 +34,7 @@
 # %%
 import random
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -57,7 +58,7 @@ torch.set_num_threads(1)
 corpus = build_corpus(tempfile.mkdtemp(prefix="glow_tts_04_"), limit=40, progress=False)
 print(corpus)
 hps = get_hparams_from_file("../configs/base.json")
-train_lines = open(corpus.filelists["train"], encoding="utf-8").read().splitlines()
+train_lines = Path(corpus.filelists["train"]).read_text(encoding="utf-8").splitlines()
 print(train_lines[0])
 
 # %% [markdown]

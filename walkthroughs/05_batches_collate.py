@@ -225,7 +225,8 @@ axes[0].set(title="x: token ids [B, T_x]", xlabel="token position",
             yticks=range(4))
 for row in range(4):
     ax = axes[row + 1]
-    ax.imshow(y[row], origin="lower", aspect="auto", cmap="magma", vmin=-11.5, vmax=2)
+    ax.imshow(y[row].numpy(), origin="lower", aspect="auto", cmap="magma",
+              vmin=-11.5, vmax=2)
     ax.axvspan(int(y_lengths[row]) - 0.5, y.shape[2] - 0.5, facecolor="none",
                edgecolor="0.6", hatch="//")
     ax.set(title=f"y[{row}]: {int(y_lengths[row])} / {y.shape[2]} frames", xlabel="frame")
