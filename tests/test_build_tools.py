@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import subprocess
 import sys
 import wave
@@ -244,6 +245,84 @@ def test_cache_hash_tracks_walkthrough_and_mode(tmp_path):
     assert full != render.content_hash(walkthrough, False, package + "changed")
     walkthrough.path.write_text(walkthrough.path.read_text() + "y = 2\n")
     assert full != render.content_hash(walkthrough, False, package)
+
+
+# --------------------------------------------------------------------------- font
+
+NAME_IDS_THAT_NAME_THE_FONT = (1, 3, 4, 6, 16, 17, 18, 20, 21, 22)  # family ... WWS, CID
+
+
+def _reserved_font_names() -> list[str]:
+    """The Reserved Font Names, as the bundled licence lists them after its copyright line."""
+    ofl = (REPO / "glow_tts" / "fonts" / "OFL.txt").read_text(encoding="utf-8")
+    listed = re.search(r"with Reserved Font Name (.*?)\n\n", ofl, re.S).group(1)
+    return [n.strip() for n in listed.replace("\n", " ").split(",") if n.strip()]
+
+
+def test_site_font_is_the_original_minus_tsi_tables_and_renamed(tmp_path):
+    from fontTools.ttLib import TTFont
+
+    reserved = _reserved_font_names()
+    assert "NanumGothic" in reserved and "Nanum" in reserved, reserved
+    dest = tmp_path / "fonts" / build_book.FONT_DEST.name
+    dest.parent.mkdir()
+    (dest.parent / "NanumGothic.ttf").write_bytes(b"left by an earlier build")
+    build_book.copy_font(dest)
+    assert not (dest.parent / "NanumGothic.ttf").exists()  # mdBook would ship it otherwise
+
+    original, shipped = TTFont(str(build_book.find_font())), TTFont(str(dest))
+    assert any(tag.startswith("TSI") for tag in original.keys())  # else nothing was tested
+    assert not [tag for tag in shipped.keys() if tag.startswith("TSI")]
+    assert set(shipped.keys()) == {t for t in original.keys() if not t.startswith("TSI")}
+    assert shipped.getGlyphOrder() == original.getGlyphOrder()
+    assert shipped["maxp"].numGlyphs == original["maxp"].numGlyphs
+    assert shipped.getBestCmap() == original.getBestCmap()
+    for tag in set(shipped.reader.keys()) - {"name", "head"}:  # outlines, metrics, hints
+        assert shipped.reader[tag] == original.reader[tag], tag
+
+    names = shipped["name"].names
+    for record in names:
+        if record.nameID in NAME_IDS_THAT_NAME_THE_FONT:
+            text = record.toUnicode().replace(" ", "").lower()
+            assert "나눔" not in text, record
+            for name in reserved:
+                assert name.replace(" ", "").lower() not in text, (name, record)
+
+    def values(name_id):
+        return {(r.platformID, r.toUnicode()) for r in names if r.nameID == name_id}
+
+    family, postscript = build_book.BOOK_FONT_FAMILY, build_book.BOOK_FONT_POSTSCRIPT
+    assert values(1) == values(4) == {(1, family), (3, family)}
+    assert values(6) == {(1, postscript), (3, postscript)}
+    assert {text for _, text in values(3)} == {f"3.021;GLOW;{postscript}"}
+    original_copyright = original["name"].getDebugName(0)
+    assert shipped["name"].getDebugName(0) == original_copyright and "NHN" in original_copyright
+
+
+def test_site_font_is_rewritten_only_when_stale(tmp_path):
+    from fontTools.ttLib import TTFont
+
+    dest = tmp_path / build_book.FONT_DEST.name
+    build_book.copy_font(dest)
+    written = dest.stat().st_mtime_ns
+    build_book.copy_font(dest)
+    assert dest.stat().st_mtime_ns == written  # up to date: left alone
+    # newer than the source but still carrying the old name (an older build's output)
+    dest.write_bytes(build_book.find_font().read_bytes())
+    build_book.copy_font(dest)
+    with TTFont(str(dest), lazy=True) as font:
+        assert font["name"].getDebugName(1) == build_book.BOOK_FONT_FAMILY
+
+
+def test_css_serves_the_renamed_font_under_its_new_name():
+    css = (REPO / "chapters" / "assets" / "glow.css").read_text(encoding="utf-8")
+    face = re.search(r"@font-face\s*{(.*?)}", css, re.S).group(1)
+    assert f'font-family: "{build_book.BOOK_FONT_FAMILY}";' in face
+    assert f'fonts/{build_book.FONT_DEST.name}")' in face
+    stacks = re.findall(r"font-family:([^;]*);|--[\w-]+:([^;]*);", css)
+    assert stacks and not [s for s in stacks if "nanum" in "".join(s).lower()], stacks
+    assert (REPO / "chapters" / "assets" / "fonts" /
+            f"LICENSE-{build_book.FONT_DEST.stem}.txt").is_file()
 
 
 # --------------------------------------------------------------------------- search index

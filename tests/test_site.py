@@ -26,6 +26,7 @@ ARTIFACTS = REPO / "test-artifacts"
 sys.path.insert(0, str(REPO / "tools"))
 
 import mdbook_math  # noqa: E402
+from build_book import BOOK_FONT_FAMILY  # noqa: E402
 
 BUILD_TIMEOUT_S = 1200  # a fresh quick build executes every walkthrough (cached afterwards)
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT_S + 300)]
@@ -139,11 +140,11 @@ BROKEN_IMAGES_JS = """
 """
 
 FONT_JS = """
-async () => {
+async (family) => {
   await document.fonts.ready;
-  const faces = Array.from(document.fonts).filter(f => f.family.replace(/"/g, '') === 'NanumGothic');
+  const faces = Array.from(document.fonts).filter(f => f.family.replace(/"/g, '') === family);
   return {
-    check: document.fonts.check('16px "NanumGothic"', '한'),
+    check: document.fonts.check(`16px "${family}"`, '한'),
     statuses: faces.map(f => f.status),
     bodyFont: getComputedStyle(document.body).fontFamily,
   };
@@ -210,10 +211,10 @@ def test_every_page_renders_cleanly(site, server, browser_context):
         text = page.locator("main").inner_text()
         if HANGUL.search(text):
             hangul_pages += 1
-            fonts = page.evaluate(FONT_JS)
+            fonts = page.evaluate(FONT_JS, BOOK_FONT_FAMILY)
             if not fonts["check"] or "loaded" not in fonts["statuses"]:
-                problems.append(f"{page_name}: Hangul not drawn with the bundled NanumGothic "
-                                f"({fonts})")
+                problems.append(f"{page_name}: Hangul not drawn with the bundled "
+                                f"{BOOK_FONT_FAMILY} ({fonts})")
         for audio in page.evaluate(AUDIO_JS):
             audio_players += 1
             if audio["status"] != 200 or not (audio["type"] or "").startswith("audio/") \

@@ -43,7 +43,12 @@ from walkthrough_meta import REPO, Walkthrough, find_walkthroughs  # noqa: E402
 CHAPTERS = REPO / "chapters"
 SUMMARY = CHAPTERS / "SUMMARY.md"
 DEFAULT_DEST = REPO / "site"
-FONT_DEST = CHAPTERS / "assets" / "fonts" / "NanumGothic.ttf"
+# The site's font is a Modified Version of NanumGothic (see copy_font), so under the OFL it
+# may not carry the Reserved Font Names ("Nanum", "NanumGothic", ...): it ships renamed.
+BOOK_FONT_FAMILY = "Glow Book Hangul"
+BOOK_FONT_POSTSCRIPT = "GlowBookHangul-Regular"
+FONT_DEST = CHAPTERS / "assets" / "fonts" / "GlowBookHangul.ttf"
+LEGACY_FONT_FILES = ("NanumGothic.ttf",)  # what earlier builds wrote there; mdBook would ship it
 BEGIN_MARKER = "<!-- walkthroughs:begin"
 END_MARKER = "<!-- walkthroughs:end -->"
 INCLUDE = re.compile(r"(?<!\\)\{\{#(include|rustdoc_include)\s+([^}\s]+)\s*\}\}")
@@ -93,24 +98,52 @@ def find_font() -> Path:
 
 
 def copy_font(dest: Path = FONT_DEST) -> None:
-    """Ship NanumGothic with the site, minus its empty VTT source tables.
+    """Ship the bundled NanumGothic with the site, minus its VTT source tables and renamed.
 
     The bundled TTF (glow_tts/fonts/) carries Visual TrueType's private source tables
     (TSI0-TSI5), one of them zero-length; Chromium's font sanitizer (OTS) rejects the
     whole font for it ("TSI3: zero-length table") and falls back to boxes. Those tables
     are hinting-editor data that no renderer reads, so dropping them leaves every glyph,
-    metric and name as it was.
+    metric and cmap entry as it was. Deleting a component still makes the file a
+    "Modified Version" in the OFL's definitions, and condition 3 forbids a Modified
+    Version to use a Reserved Font Name, so the copy is renamed (rename_font) and ships
+    with chapters/assets/fonts/LICENSE-GlowBookHangul.txt, which says what changed.
     """
     from fontTools.ttLib import TTFont
 
     font = find_font()
+    for legacy in LEGACY_FONT_FILES:
+        (dest.parent / legacy).unlink(missing_ok=True)
     if dest.is_file() and dest.stat().st_mtime >= font.stat().st_mtime:
-        return
+        with TTFont(str(dest), lazy=True) as shipped:   # newer, but written by this code?
+            if shipped["name"].getDebugName(1) == BOOK_FONT_FAMILY:
+                return
     dest.parent.mkdir(parents=True, exist_ok=True)
     ttf = TTFont(str(font))
     for tag in [tag for tag in ttf.keys() if tag.startswith("TSI")]:
         del ttf[tag]
+    rename_font(ttf)
     ttf.save(str(dest))
+
+
+def rename_font(ttf) -> None:
+    """Replace every name record that names the font (family, full, PostScript, unique ID).
+
+    Records 1/4/16 (family, full, typographic family) also exist in Korean ("나눔고딕"),
+    3 is the unique ID ("3.021;SAND;NanumGothic;..."), 6 the PostScript name, 20 the
+    PostScript CID findfont name: all go, and the English ones are written again, for the
+    Macintosh and Windows platforms as the original has them. Copyright (0), trademark
+    (7), manufacturer, designer and URLs (8-14) stay: they credit the authors.
+    """
+    name = ttf["name"]
+    version = (name.getDebugName(3) or "").split(";")[0]   # "3.021", as name 5 says too
+    for name_id in (1, 3, 4, 6, 16, 17, 20):
+        name.removeNames(nameID=name_id)
+    records = {1: BOOK_FONT_FAMILY, 3: f"{version};GLOW;{BOOK_FONT_POSTSCRIPT}",
+               4: BOOK_FONT_FAMILY, 6: BOOK_FONT_POSTSCRIPT}
+    for name_id, text in records.items():
+        name.setName(text, name_id, 1, 0, 0)        # Macintosh, Roman, English
+        name.setName(text, name_id, 3, 1, 0x409)    # Windows, Unicode BMP, English (US)
 
 
 def draw_figures() -> None:
