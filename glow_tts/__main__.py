@@ -89,6 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     except (GlowTTSError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        if e.filename is None:
+            raise
+        # A file or folder the system refused (read-only disk, no permission, disk full):
+        # the user's to fix, so one line naming it rather than a traceback.
+        print(f"error: {e.filename}: {e.strerror} (check the path, its permissions and the "
+              f"free space)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -427,6 +427,10 @@ def gather_rng_states(device: torch.device, world_size: int) -> list:
 # One training per run directory
 # --------------------------------------------------------------------------------------
 
+class RunDirectoryError(GlowTTSError, ValueError):
+    """``-m`` names something that cannot be a run directory."""
+
+
 class RunLockedError(GlowTTSError, RuntimeError):
     """Another process is training in this run directory."""
 
@@ -449,6 +453,9 @@ class RunLock:
 
     def __enter__(self) -> "RunLock":
         model_dir = os.path.dirname(self.path)
+        if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+            raise RunDirectoryError(f"-m {model_dir} is a file, not a run directory: "
+                                    f"pass a directory (a new one is made)")
         self.made_dir = not os.path.isdir(model_dir)
         os.makedirs(model_dir, exist_ok=True)
         me = f"{os.getpid()} {socket.gethostname()}"

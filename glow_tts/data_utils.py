@@ -61,7 +61,7 @@ import soundfile as sf
 import torch
 import torch.utils.data
 
-from glow_tts.errors import GlowTTSError
+from glow_tts.errors import GlowTTSError, read_text_lines
 from glow_tts import commons
 from glow_tts.audio import AudioError, MelSpectrogram, load_wav_to_torch, resampled_length
 from glow_tts.hparams import SCHEMA
@@ -112,28 +112,27 @@ def parse_filelist(filename: str, split: str = "|") -> list[FilelistEntry]:
         raise MissingFilelistError(f"filelist not found: {filename}")
     filelist_dir = os.path.dirname(os.path.abspath(filename))
     entries = []
-    with open(filename, encoding="utf-8-sig") as f:  # -sig: tolerate a BOM from Windows editors
-        for line_no, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            where = f"{filename}:{line_no}"
-            fields = line.split(split)
-            if len(fields) == 1:
-                raise FilelistError(f"{where}: no '{split}' separator; expected 'path{split}text', got {line[:80]!r}")
-            if len(fields) == 3:
-                raise FilelistError(
-                    f"{where}: three fields look like 'path{split}speaker{split}text', a multi-speaker "
-                    f"filelist; multi-speaker training is not supported yet: write 'path{split}text'")
-            if len(fields) > 3:
-                raise FilelistError(f"{where}: {len(fields)} fields; expected 'path{split}text' "
-                                    f"(a '{split}' inside the text is not allowed)")
-            path, text = fields[0].strip(), fields[1].strip()
-            if not path:
-                raise FilelistError(f"{where}: empty audio path before '{split}'")
-            if not text:
-                raise FilelistError(f"{where}: empty text after '{split}' for {path}")
-            entries.append(FilelistEntry(resolve_path(path, filelist_dir), text, line_no))
+    for line_no, line in enumerate(read_text_lines(filename), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        where = f"{filename}:{line_no}"
+        fields = line.split(split)
+        if len(fields) == 1:
+            raise FilelistError(f"{where}: no '{split}' separator; expected 'path{split}text', got {line[:80]!r}")
+        if len(fields) == 3:
+            raise FilelistError(
+                f"{where}: three fields look like 'path{split}speaker{split}text', a multi-speaker "
+                f"filelist; multi-speaker training is not supported yet: write 'path{split}text'")
+        if len(fields) > 3:
+            raise FilelistError(f"{where}: {len(fields)} fields; expected 'path{split}text' "
+                                f"(a '{split}' inside the text is not allowed)")
+        path, text = fields[0].strip(), fields[1].strip()
+        if not path:
+            raise FilelistError(f"{where}: empty audio path before '{split}'")
+        if not text:
+            raise FilelistError(f"{where}: empty text after '{split}' for {path}")
+        entries.append(FilelistEntry(resolve_path(path, filelist_dir), text, line_no))
     if not entries:
         raise FilelistError(f"{filename}: the filelist has no utterances")
     return entries

@@ -20,7 +20,7 @@ import math
 import os
 from typing import Any, Iterator
 from glow_tts.args import add_config_arguments, model_dir_of
-from glow_tts.errors import GlowTTSError
+from glow_tts.errors import GlowTTSError, read_text_lines
 
 REQUIRED = object()  # marker: the key has no default and must be in the file
 
@@ -331,8 +331,7 @@ def load_config_file(path: str) -> dict[str, Any]:
     """Read and validate one JSON config; errors name the file (and line/column for JSON)."""
     if not os.path.isfile(path):
         raise ConfigError(f"config file not found: {path} (pass one with -c, e.g. configs/base.json)")
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    text = "\n".join(read_text_lines(path))
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as e:

@@ -33,7 +33,7 @@ from glow_tts import args as cli, commons
 from glow_tts.audio import griffin_lim, save_wav
 from glow_tts.checkpoint import (CheckpointNotFoundError, load_checkpoint_dict, load_newest_checkpoint,
                                  load_weights)
-from glow_tts.errors import GlowTTSError
+from glow_tts.errors import GlowTTSError, read_text_lines
 from glow_tts.hparams import ConfigError, get_hparams_from_dir, get_hparams_from_file
 from glow_tts.models import FlowGenerator, build_model
 from glow_tts.text import clean_text, text_to_sequence
@@ -247,8 +247,8 @@ def readable_pieces(text: str, hps) -> list[str]:
 def read_lines(path: str) -> list[tuple[int, str]]:
     """``(line number, text)`` of the non-empty lines of a UTF-8 text file (a BOM is
     tolerated); line numbers count every line, blank ones included."""
-    with open(path, encoding="utf-8-sig") as f:
-        return [(number, line.strip()) for number, line in enumerate(f, start=1) if line.strip()]
+    return [(number, line.strip())
+            for number, line in enumerate(read_text_lines(path), start=1) if line.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -298,6 +298,9 @@ def run(args: argparse.Namespace) -> int:
     if bad:
         raise SynthesisInputError(f"cannot synthesize {len(bad)} line(s); nothing written: "
                                   + " | ".join(bad))
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise SynthesisInputError(f"--out {args.out} is a file, not a folder: pass a folder "
+                                  f"for the WAVs (a new one is made)")
     os.makedirs(args.out, exist_ok=True)
     for i, line in enumerate(lines):
         out = synthesize_text(model, hps, line, args.noise_scale, args.length_scale, seed=args.seed)

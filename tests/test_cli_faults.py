@@ -124,6 +124,16 @@ def edit_kss_text(ws: str, number: int, text: str) -> None:
         f.write("\n".join("|".join(fields) for fields in lines) + "\n")
 
 
+def cp949_line(ws: str, number: int, rel: str) -> None:
+    """Line ``number`` of a UTF-8 text file re-encoded as CP949 (how Korean Windows saves)."""
+    path = os.path.join(ws, rel)
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    data = [line.encode("cp949" if i == number - 1 else "utf-8") for i, line in enumerate(lines)]
+    with open(path, "wb") as f:
+        f.write(b"\n".join(data) + b"\n")
+
+
 def write_bytes(ws: str, rel: str, data: bytes) -> None:
     with open(os.path.join(ws, rel), "wb") as f:
         f.write(data)
@@ -197,6 +207,10 @@ def config_rows(command: str) -> list[Row]:
             setup=lambda ws: edit_line(ws, 2, "wavs/1.wav|~")),
         Row("wav-zero-bytes", c, r"train\.txt:1: .*wavs/0\.wav",
             setup=lambda ws: write_bytes(ws, "corpus/wavs/0.wav", b"")),
+        Row("filelist-not-utf8", c, r"train\.txt:2: not UTF-8 text",
+            setup=lambda ws: cp949_line(ws, 2, "corpus/train.txt")),
+        Row("run-dir-is-a-file", ["-c", "{ws}/cfg.json", "-m", "{ws}/cfg.json"],
+            r"-m .*cfg\.json is a file, not a run directory"),
         Row("wav-not-audio", c, r"train\.txt:1: .*wavs/0\.wav: cannot read audio",
             setup=lambda ws: write_bytes(ws, "corpus/wavs/0.wav", b"this is text, not audio\n" * 40)),
         Row("wav-all-silent", c, r"train\.txt:1: .*wavs/0\.wav: the audio is all silence",
@@ -210,7 +224,7 @@ def config_rows(command: str) -> list[Row]:
     return rows
 
 
-INIT_ROWS = {"config-missing", "config-batch-size-0", "filelist-missing", "text-cleans-to-nothing",
+INIT_ROWS = {"config-missing", "run-dir-is-a-file", "config-batch-size-0", "filelist-missing", "text-cleans-to-nothing",
              "wav-all-silent", "wav-zero-bytes"}
 
 ROWS: list[Row] = [
@@ -266,6 +280,12 @@ ROWS: list[Row] = [
         r"lines\.txt:4: character '☃'",
         setup=lambda ws: open(os.path.join(ws, "lines.txt"), "w", encoding="utf-8").write(
             "안녕하세요.\n~\n물 좀 주세요.\n눈사람 ☃\n")),
+    Row("synthesize-file-not-utf8", ["synthesize", "-m", "{ws}/run", "--file", "{ws}/lines.txt", "--out", "{ws}/o"],
+        r"lines\.txt:2: not UTF-8 text",
+        setup=lambda ws: open(os.path.join(ws, "lines.txt"), "wb").write(
+            "안녕하세요.\n".encode() + "물 좀 주세요.\n".encode("cp949"))),
+    Row("synthesize-out-is-a-file", ["synthesize", "-m", "{ws}/run", "안녕.", "--out", "{ws}/cfg.json"],
+        r"--out .*cfg\.json is a file, not a folder"),
     Row("synthesize-text-and-file", ["synthesize", "-m", "{ws}/run", "안녕", "--file", "{ws}/cfg.json"],
         r"either a TEXT argument or --file"),
     Row("synthesize-length-scale-0", ["synthesize", "-m", "{ws}/run", "안녕.", "--out", "{ws}/o",
@@ -403,3 +423,43 @@ def test_kill_9_during_checkpointing_then_resume(template, tmp_path):
     assert re.search(rf"resuming from .*G_{newest_step}\.pth", resumed.stderr), resumed.stderr[-3000:]
     leftovers = [n for n in os.listdir(run_dir) if n.endswith(".tmp")]
     assert leftovers == [], f"stale temporary checkpoint files: {leftovers}"
+
+
+def test_a_file_the_system_refuses_is_one_line_with_status_2(monkeypatch, capsys):
+    """A read-only disk, a missing permission or a full disk (an OSError that names its
+    file) is the user's to fix: one line naming the file, exit status 2. Root ignores file
+    modes, so the refusal is raised directly rather than staged with chmod."""
+    import argparse
+    import errno
+
+    import glow_tts.__main__ as command_line
+
+    def refused(args):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), "/mnt/ro/out/0000.wav")
+
+    class Parser:
+        def parse_args(self, argv):
+            return argparse.Namespace(run=refused)
+
+    monkeypatch.setattr(command_line, "build_parser", Parser)
+    assert command_line.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"error: /mnt/ro/out/0000.wav: {os.strerror(errno.EROFS)} "
+                                "(check the path, its permissions and the free space)"]
+
+
+def test_an_oserror_without_a_file_is_a_bug_and_keeps_its_traceback(monkeypatch):
+    import argparse
+
+    import glow_tts.__main__ as command_line
+
+    def broken(args):
+        raise OSError("something internal")
+
+    class Parser:
+        def parse_args(self, argv):
+            return argparse.Namespace(run=broken)
+
+    monkeypatch.setattr(command_line, "build_parser", Parser)
+    with pytest.raises(OSError, match="something internal"):
+        command_line.main([])

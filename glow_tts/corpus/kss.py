@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from glow_tts.errors import GlowTTSError
+from glow_tts.errors import GlowTTSError, read_text_lines
 from glow_tts.audio import float_to_int16
 from glow_tts.text import text_to_sequence
 from glow_tts.corpus.common import SPLITS, split_by_hash, trim_silence, write_filelists, write_wav
@@ -113,27 +113,25 @@ def read_transcript(path: str) -> tuple[list[KssLine], list[str]]:
     malformed line, each naming ``path`` and the line number."""
     lines: list[KssLine] = []
     problems: list[str] = []
-    with open(path, encoding="utf-8-sig") as f:
-        for line_number, raw in enumerate(f, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                continue
-            fields = line.split("|")
-            where = f"{path}:{line_number}"
-            if len(fields) != N_FIELDS:
-                problems.append(
-                    f"{where}: malformed line, expected {N_FIELDS} '|'-separated fields "
-                    f"(path|original|expanded|decomposed|duration|english), found {len(fields)}"
-                )
-                continue
-            relative_path, expanded = fields[0].strip(), fields[2].strip()
-            if not relative_path or not expanded:
-                problems.append(f"{where}: malformed line, empty path or expanded text")
-                continue
-            if os.path.isabs(relative_path) or ".." in relative_path.replace("\\", "/").split("/"):
-                problems.append(f"{where}: audio path {relative_path!r} must stay inside the KSS folder")
-                continue
-            lines.append(KssLine(line_number, relative_path, expanded))
+    for line_number, line in enumerate(read_text_lines(path), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("|")
+        where = f"{path}:{line_number}"
+        if len(fields) != N_FIELDS:
+            problems.append(
+                f"{where}: malformed line, expected {N_FIELDS} '|'-separated fields "
+                f"(path|original|expanded|decomposed|duration|english), found {len(fields)}"
+            )
+            continue
+        relative_path, expanded = fields[0].strip(), fields[2].strip()
+        if not relative_path or not expanded:
+            problems.append(f"{where}: malformed line, empty path or expanded text")
+            continue
+        if os.path.isabs(relative_path) or ".." in relative_path.replace("\\", "/").split("/"):
+            problems.append(f"{where}: audio path {relative_path!r} must stay inside the KSS folder")
+            continue
+        lines.append(KssLine(line_number, relative_path, expanded))
     return lines, problems
 
 
