@@ -297,6 +297,48 @@ def test_glossary_jamo_count_and_ranges_match_the_symbols():
     assert sorted(covered) == sorted(ord(c) for c in symbols_module.JAMO)
 
 
+FAST_DEFAULT = re.compile(r"`train\.fast` \(default `(true|false)`\)")
+
+
+@pytest.mark.parametrize("name", ["map.md", "changes.md"])
+def test_the_train_fast_default_the_chapter_states_is_what_build_model_does(name):
+    # The chapter says which way `train.fast` defaults and that build_model acts on it;
+    # a config without the key (configs/tiny.json has none) must give what it says, and
+    # `train.fast: false` must give the plain model.
+    import json
+
+    from glow_tts import fast
+    from glow_tts.hparams import HParams, validate_config
+    from glow_tts.models import build_model
+
+    text = chapter(name)
+    stated = FAST_DEFAULT.findall(text)
+    assert stated, f"{name} no longer states the default of train.fast"
+    assert "build_model" in text and "glow_tts.fast.enable" in text
+    assert "no command reads" not in text, f"{name} says train.fast is unused; build_model reads it"
+    config = json.loads((REPO / "configs" / "tiny.json").read_text(encoding="utf-8"))
+    assert "fast" not in config["train"], "tiny.json sets train.fast; the default is not tested"
+    default_on = fast.is_enabled(build_model(HParams(**validate_config(config))))
+    assert set(stated) == {"true" if default_on else "false"}, (name, stated, default_on)
+    config["train"]["fast"] = not default_on
+    assert fast.is_enabled(build_model(HParams(**validate_config(config)))) == (not default_on)
+
+
+def test_the_numba_record_counts_are_the_ones_walkthrough_16_measured():
+    # Both figures are measurements (cold and warm numba cache) written down in walkthrough
+    # 16; the chapter quotes them and must not drift from them.
+    text = chapter("changes.md")
+    page = (REPO / "walkthroughs" / "16_what_changed.py").read_text(encoding="utf-8")
+    for which in ("cold", "warm"):
+        quoted = re.search(rf"<!-- numba-{which} -->([\d,]+)<!-- /numba-{which} -->", text)
+        assert quoted, f"changes.md has no numba-{which} figure"
+        assert quoted.group(1) in page, (which, quoted.group(1))
+    cold, warm = (int(re.search(rf"<!-- numba-{w} -->([\d,]+)", text).group(1).replace(",", ""))
+                  for w in ("cold", "warm"))
+    assert cold > warm, "the empty cache must be the larger count"
+    assert "empty numba cache" in page and "on-disk cache" in page
+
+
 # ------------------------------------------------------------------ the licence
 
 def test_license_is_mit_with_the_original_notices():
@@ -306,6 +348,11 @@ def test_license_is_mit_with_the_original_notices():
     assert "Copyright (c) 2017 Keith Ito" in text
     assert "The above copyright notice and this permission notice shall be included" in text
     assert 'license = "MIT"' in (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    # The fonts are not MIT: LICENSE must say so, and their own licence files must exist.
+    assert "SIL Open Font License 1.1" in text
+    for font_licence in ("glow_tts/fonts/OFL.txt", "chapters/assets/fonts/LICENSE-GlowBookHangul.txt"):
+        assert font_licence in text and (REPO / font_licence).exists()
+    assert "glow_tts/fonts/NanumGothic.ttf" in text and (REPO / "glow_tts/fonts/NanumGothic.ttf").exists()
 
 
 # ------------------------------------------------------------------ library behaviour changes.md states
