@@ -7,7 +7,10 @@ line, key or value and says what to do. The command line (``python -m glow_tts``
 such an error as one line and exits with status 2; anything else is a bug and keeps its
 traceback.
 
-This module is plain Python (no torch), so ``glow_tts.text`` can use it too.
+:func:`read_text_lines` is the one reader of the text files a user hands in (filelists,
+KSS transcripts, configs, ``synthesize --file``), so a file saved in another encoding is
+reported the same way everywhere. This module is plain Python (no torch), so
+``glow_tts.text`` can use it too.
 """
 
 
