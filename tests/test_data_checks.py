@@ -16,20 +16,11 @@ import torch
 from glow_tts.audio import AudioError
 from glow_tts.data_utils import FilelistError, TextMelLoader, trimmed_frames
 from glow_tts.errors import GlowTTSError
-from glow_tts.hparams import get_hparams_from_file
 from glow_tts.text import text_to_sequence
+from test_data import data_hparams  # base.json's data section, add_noise off
 
 SR, HOP = 22050, 256
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GOOD_TEXT = "안녕하세요."
-
-
-def data_hparams(**overrides):
-    hps = get_hparams_from_file(os.path.join(REPO, "configs", "base.json")).data
-    hps.add_noise = False
-    for key, value in overrides.items():
-        hps[key] = value
-    return hps
 
 
 def write_frames(path, frames: int) -> None:
