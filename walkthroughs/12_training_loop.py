@@ -241,11 +241,11 @@ assert eval_calls and not any(c["grad"] for c in eval_calls)
 #
 # > **The notes say** (§2.2.2) that the line
 # > `(y_gen, *_), *_ = generator.module(x[:1], x_lengths[:1], gen=True)` runs when
-# > `batch_idx` is 0. **Right**: it does, on rank 0. And not only then: the original
-# > runs it under `if batch_idx % hps.train.log_interval == 0` (`train.py:123-125`),
-# > every `log_interval` batches (20 in the shipped config), so batches 0, 20, 40, … of
-# > every epoch; with the notes' 750 batches per epoch that is 38 samples per epoch, not
-# > one. Ours counts the same way over the whole run, `(global_step - 1) % log_interval
+# > `batch_idx` is 0. **Partly right**: it does run at batch 0, on rank 0, but that is
+# > not the line's condition. **In fact** the original runs it under
+# > `if batch_idx % hps.train.log_interval == 0` (`train.py:123-125`), every
+# > `log_interval` batches (20 in the shipped config), so batches 0, 20, 40, … of every
+# > epoch; with the notes' 750 batches per epoch that is 38 samples per epoch, not one. Ours counts the same way over the whole run, `(global_step - 1) % log_interval
 # > == 0`, which is the same rule in the first epoch and does not restart every epoch.
 # > And ours runs the sample in
 # > **eval mode under `torch.inference_mode()`**, where the original generated in train
