@@ -15,7 +15,12 @@ Steps, each of which fails the build with a message naming what to fix:
   4. check every {{#include}} (file exists, anchor exists) before mdBook sees it, because
      mdBook only warns about a missing file and renders an unknown anchor as nothing;
   5. run `mdbook build`; any log line with ERROR fails the build, as does a non-zero exit;
-  6. add the Korean-capable search index (tools/search_index.py), write the notebooks
+  6. fill <dest>/tryit/, what the Try it page (chapters/try_it.md) loads: web/*.mjs,
+     onnxruntime-web's WebAssembly files (web/node_modules, installed by `npm ci` from
+     web/package-lock.json when missing or older than the lock), the frontend and vocoder
+     tables exported from the package, and the model walkthrough 15 trained and exported
+     (kept with its cached page; the walkthrough runs again if it is missing);
+  7. add the Korean-capable search index (tools/search_index.py), write the notebooks
      into <dest>/notebooks/, and check that every relative link and image in the built
      HTML points at a file (and anchor) that exists.
 
@@ -49,6 +54,14 @@ BOOK_FONT_FAMILY = "Glow Book Hangul"
 BOOK_FONT_POSTSCRIPT = "GlowBookHangul-Regular"
 FONT_DEST = CHAPTERS / "assets" / "fonts" / "GlowBookHangul.ttf"
 LEGACY_FONT_FILES = ("NanumGothic.ttf",)  # what earlier builds wrote there; mdBook would ship it
+WEB = REPO / "web"
+# What site/tryit/ gets from web/: the page's own modules, and of onnxruntime-web's dist
+# only the WebAssembly-only ES module bundle and the single-file WebAssembly build it loads
+# (the .mjs glue and the .wasm; one thread, so no COOP/COEP headers are needed).
+WEB_MODULES = ("tryit.mjs", "frontend.mjs", "griffin_lim.mjs")
+ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+MODEL_WALKTHROUGH = "15_tiny_korean_model"   # trains and exports the page's model
+MODEL_FILES = ("encoder.onnx", "decoder.onnx", "export.json", "run.json")
 BEGIN_MARKER = "<!-- walkthroughs:begin"
 END_MARKER = "<!-- walkthroughs:end -->"
 INCLUDE = re.compile(r"(?<!\\)\{\{#(include|rustdoc_include)\s+([^}\s]+)\s*\}\}")
@@ -150,6 +163,86 @@ def draw_figures() -> None:
     import flowchart
 
     flowchart.write_if_stale()
+
+
+# ---------------------------------------------------------------------------------------
+# The Try it page
+# ---------------------------------------------------------------------------------------
+
+def ensure_web_packages(web: Path = WEB) -> Path:
+    """web/node_modules as web/package-lock.json pins it: `npm ci` when the folder is
+    missing or older than the lock. Returns onnxruntime-web's dist folder."""
+    lock = web / "package-lock.json"
+    if not lock.is_file():
+        raise BuildError(f"{lock} is missing (git checkout it): it pins onnxruntime-web")
+    installed = web / "node_modules" / ".package-lock.json"   # npm writes it on every install
+    if not installed.is_file() or installed.stat().st_mtime < lock.stat().st_mtime:
+        npm = shutil.which("npm")
+        if npm is None:
+            raise BuildError("npm not found: the Try it page needs onnxruntime-web from the npm "
+                             "registry; install Node.js with npm (apt-get install -y nodejs npm), "
+                             "then run `npm ci` in web/ (or build again)")
+        log("Installing web/node_modules: npm ci (web/package-lock.json) …")
+        result = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+                                cwd=web, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise BuildError(f"`npm ci` in {web} failed (exit status {result.returncode}):\n"
+                             + (result.stdout + result.stderr).strip()[-3000:])
+    dist = web / "node_modules" / "onnxruntime-web" / "dist"
+    missing = [name for name in ORT_FILES if not (dist / name).is_file()]
+    if missing:
+        raise BuildError(f"{dist} lacks {', '.join(missing)}: remove web/node_modules and build "
+                         f"again (or run `npm ci` in web/)")
+    return dist
+
+
+def model_export(quick: bool, timeout: int) -> Path:
+    """The folder walkthrough 15 exported its model into, executing it again when the
+    cached page has none (a cache written before the walkthrough exported)."""
+    folder = render.artifacts_dir(MODEL_WALKTHROUGH, quick) / "tryit_model"
+    if not all((folder / name).is_file() for name in MODEL_FILES):
+        walkthrough = next((w for w in find_walkthroughs() if w.slug == MODEL_WALKTHROUGH), None)
+        if walkthrough is None:
+            raise BuildError(f"walkthroughs/{MODEL_WALKTHROUGH}.py is missing: it trains and "
+                             f"exports the model of the Try it page")
+        log(f"  {MODEL_WALKTHROUGH}: its cached page has no exported model; executing it again")
+        render.render_one(walkthrough, quick, timeout, render.package_digest(), force=True, log=log)
+        render.sync_pages(find_walkthroughs(), quick)
+    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        raise BuildError(f"walkthroughs/{MODEL_WALKTHROUGH}.py ran but wrote no "
+                         f"{', '.join(missing)} into {folder}: its export cell must write them")
+    return folder
+
+
+def build_tryit(dest: Path, quick: bool, timeout: int) -> None:
+    """<dest>/tryit/: modules, onnxruntime-web, tables and model of the Try it page."""
+    import json
+
+    import export_web_tables
+
+    from glow_tts.hparams import HParams
+
+    dist = ensure_web_packages()
+    model = model_export(quick, timeout)
+    out = dest / "tryit"
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "ort").mkdir(parents=True)
+    for name in WEB_MODULES:
+        if not (WEB / name).is_file():
+            raise BuildError(f"web/{name} is missing: the Try it page imports it")
+        shutil.copy2(WEB / name, out / name)
+    for name in ORT_FILES:
+        shutil.copy2(dist / name, out / "ort" / name)
+    shutil.copytree(model, out / "model")
+    (out / "frontend_tables.json").write_text(
+        json.dumps(export_web_tables.tables(), ensure_ascii=False), encoding="utf-8")
+    run = json.loads((model / "run.json").read_text(encoding="utf-8"))
+    export_web_tables.write_vocoder_tables(HParams(**run["data"]), out)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    log(f"Try it page: {out} ({size / 1e6:.1f} MB; model of {run['steps']} steps"
+        f"{', quick build' if run.get('quick') else ''})")
 
 
 # ---------------------------------------------------------------------------------------
@@ -334,6 +427,7 @@ def build(dest: Path = DEFAULT_DEST, quick: bool = False, timeout: int = 900,
     draw_figures()
     check_includes()
     run_mdbook(dest)
+    build_tryit(dest, quick, timeout)
     import search_index
 
     sections = search_index.add_search_index(dest)

@@ -16,6 +16,11 @@ Results are cached in build/walkthroughs/<full|quick>/ under a content hash of t
 walkthrough, the package (glow_tts/**), configs/** and this script: a walkthrough whose
 inputs did not change is copied from the cache, not executed again.
 
+Files a walkthrough makes for the build (walkthrough 15 exports its model for the Try it
+page) go into the folder the kernel finds in GLOW_TTS_BOOK_ARTIFACTS:
+<cache>/<slug>.artifacts/, emptied before each execution and kept with the cached page
+(artifacts_dir()).
+
     python tools/render_walkthroughs.py [--quick] [--only 03_audio] [--timeout 900]
 
 A cell that fails stops the build: the exit status is 1 and the message names the
@@ -348,7 +353,7 @@ def first_line(source: str) -> str:
 
 
 def execute_notebook(nb, workdir: Path, label: str, timeout: int, quick: bool,
-                     kernel_log: Path | None = None):
+                     kernel_log: Path | None = None, artifacts: Path | None = None):
     """Execute `nb` in place. Raises WalkthroughFailed naming the cell on any error.
 
     The kernel process's own stdout/stderr (not the cells' output, which arrives through
@@ -373,6 +378,7 @@ def execute_notebook(nb, workdir: Path, label: str, timeout: int, quick: bool,
             "GLOW_TTS_QUICK": "1" if quick else "0",
             "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS", ""),
             "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            "GLOW_TTS_BOOK_ARTIFACTS": str(artifacts) if artifacts is not None else "",
         }
         saved = {key: os.environ.get(key) for key in env_updates}
         os.environ.update(env_updates)  # the kernel process inherits this environment
@@ -464,6 +470,11 @@ def cache_dir(quick: bool) -> Path:
     return CACHE_ROOT / ("quick" if quick else "full")
 
 
+def artifacts_dir(slug: str, quick: bool) -> Path:
+    """Where the kernel of walkthrough `slug` writes files the build uses (see the top)."""
+    return cache_dir(quick) / f"{slug}.artifacts"
+
+
 # ---------------------------------------------------------------------------------------
 # Driver
 # ---------------------------------------------------------------------------------------
@@ -487,8 +498,14 @@ def render_one(walkthrough: Walkthrough, quick: bool, timeout: int, package: str
     started = time.monotonic()
     log(f"  {walkthrough.slug}: executing{' (GLOW_TTS_QUICK=1)' if quick else ''} …")
     nb = jupytext.read(walkthrough.path)
+    stamp.unlink(missing_ok=True)   # the artifacts are about to change
+    artifacts = artifacts_dir(walkthrough.slug, quick)
+    if artifacts.exists():
+        shutil.rmtree(artifacts)
+    artifacts.mkdir(parents=True)
     execute_notebook(nb, walkthrough.path.parent, f"walkthroughs/{walkthrough.path.name}",
-                     timeout, quick, kernel_log=cache / f"{walkthrough.slug}.kernel.log")
+                     timeout, quick, kernel_log=cache / f"{walkthrough.slug}.kernel.log",
+                     artifacts=artifacts)
 
     media_dir = cache / "img" / walkthrough.slug
     if media_dir.exists():

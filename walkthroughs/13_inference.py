@@ -315,3 +315,8 @@ with wave.open(io.BytesIO(player.data)) as played:
     pcm = np.frombuffer(played.readframes(played.getnframes()), dtype="<i2")
 assert played.getframerate() == hps.data.sampling_rate and pcm.size == wav.numel()
 assert np.abs(pcm.astype(np.int32)).max() >= 32766
+
+# %% [markdown]
+# The same path runs in your browser on the page
+# [Try it: hear the book's model](../try_it.md), with the model of walkthrough 15
+# exported to ONNX and the steps between the graphs done in JavaScript.

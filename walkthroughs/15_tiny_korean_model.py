@@ -35,6 +35,7 @@
 # covers: T38
 
 # %%
+import json
 import os
 import tempfile
 import time
@@ -313,6 +314,52 @@ for row, (path, text) in enumerate(test_items[:3]):
 fig.tight_layout()
 plt.show()
 print(f"total {time.perf_counter() - t_start:.0f} s")
+
+# %% [markdown]
+# ## The model in the browser
+#
+# To hear this very model say sentences you type, open
+# [Try it: hear the book's model](../try_it.md): it runs in the reader's browser.
+#
+# The cell below exports it with `glow_tts.export.export_model`: two ONNX graphs (the
+# encoder with the durations, and the decoder) and `export.json`, plus `run.json` with
+# the numbers above, which the page shows. When the book is built,
+# `GLOW_TTS_BOOK_ARTIFACTS` names a folder that the build keeps with this page and copies
+# to the Try it page; elsewhere the export goes to the temporary folder. The check: for a
+# test sentence, onnxruntime gives PyTorch's mel (within 1e-4, noise 0) and the same
+# durations.
+
+# %%
+from glow_tts.export import OnnxSynthesizer, export_model
+from glow_tts.inference import MAX_TOKENS
+
+export_dir = os.path.join(os.environ.get("GLOW_TTS_BOOK_ARTIFACTS") or work, "tryit_model")
+os.makedirs(export_dir, exist_ok=True)
+manifest = export_model(trained, hps, export_dir,
+                        source={"config": "configs/tiny.json", "walkthrough": "15_tiny_korean_model"})
+run_info = {"steps": SNAPSHOTS[-1], "quick": QUICK,
+            "duration_error": round(after["duration_error"], 4),
+            "mel_ratio": round(after["mel_ratio"], 4),
+            "max_tokens": MAX_TOKENS, "config": "configs/tiny.json",
+            "data": hps.data.to_dict()}
+with open(os.path.join(export_dir, "run.json"), "w", encoding="utf-8") as f:
+    json.dump(run_info, f, ensure_ascii=False, indent=1)
+
+onnx_model = OnnxSynthesizer(export_dir, threads=1)
+check_text = test_items[1][1]
+ids = text_to_ids(check_text, hps).unsqueeze(0)
+lengths = torch.LongTensor([ids.shape[1]])
+onnx_out = onnx_model.run(ids.numpy(), lengths.numpy(), noise_scale=0.0)
+torch_out = trained.infer(ids, lengths, noise_scale=0.0)
+mel_gap = float(np.abs(onnx_out["mel"] - torch_out.mel.numpy()).max())
+print(check_text)
+print(f"{sorted(os.listdir(export_dir))}; {ids.shape[1]} tokens, "
+      f"{int(onnx_out['mel_lengths'][0])} frames; largest mel difference {mel_gap:.1e}")
+
+# %%
+# the exported graphs compute the PyTorch model's mel and durations
+assert np.array_equal(onnx_out["durations"], torch_out.durations.numpy())
+assert onnx_out["mel"].shape == tuple(torch_out.mel.shape) and mel_gap < 1e-4
 
 # %% [markdown]
 # The run folder (`hps.model_dir`) holds the checkpoints, `train.log` and the TensorBoard
