@@ -1,22 +1,16 @@
 """The built book in a real browser (Playwright driving Debian's Chromium).
 
 Builds the site once (GLOW_TTS_QUICK=1, into a temporary folder), serves it on 127.0.0.1
-and opens every page. Skipped, with the reason, when no `chromium` is installed, except
+and opens every page (the fixtures, shared with tests/test_tryit.py, are in
+tests/conftest.py). Skipped, with the reason, when no `chromium` is installed, except
 under GLOW_TTS_REQUIRE_BROWSER=1 (set by .ci/run), where a missing browser fails.
 Screenshots of three pages go to test-artifacts/.
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
 import re
-import shutil
-import signal
-import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -26,80 +20,13 @@ ARTIFACTS = REPO / "test-artifacts"
 sys.path.insert(0, str(REPO / "tools"))
 
 import mdbook_math  # noqa: E402
+from browser_support import BUILD_TIMEOUT_S  # noqa: E402
 from build_book import BOOK_FONT_FAMILY  # noqa: E402
 
-BUILD_TIMEOUT_S = 1200  # a fresh quick build executes every walkthrough (cached afterwards)
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT_S + 300)]
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 SKIPPED_PAGES = {"print.html", "toc.html"}  # print.html repeats every page; toc.html is a frame
 HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3131-\u318e]")
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        message = ("no `chromium` on PATH: install Debian's chromium "
-                   "(apt-get install -y chromium) to run the browser test")
-        if os.environ.get("GLOW_TTS_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + " (GLOW_TTS_REQUIRE_BROWSER=1: the browser test must run)")
-        pytest.skip(message)
-    return path
-
-
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    return _chromium()
-
-
-@pytest.fixture(scope="session")
-def site(tmp_path_factory, chromium_path) -> Path:
-    dest = tmp_path_factory.mktemp("site")
-    env = dict(os.environ, GLOW_TTS_QUICK="1")
-    # Its own process group, so that a timeout also ends the kernels it started.
-    process = subprocess.Popen([sys.executable, str(REPO / "tools" / "build_book.py"),
-                                "--quick", "--dest", str(dest)], cwd=REPO, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
-    try:
-        output, _ = process.communicate(timeout=BUILD_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        pytest.fail(f"the quick book build took over {BUILD_TIMEOUT_S} s:\n{output[-6000:]}")
-    assert process.returncode == 0, f"the book build failed:\n{output[-8000:]}"
-    return dest
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # keep pytest's output readable
-        pass
-
-
-@pytest.fixture(scope="session")
-def server(site):
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture(scope="session")
-def browser_context(chromium_path, tmp_path_factory):
-    from playwright.sync_api import sync_playwright
-
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900})
-        yield context
-        context.close()
 
 
 def _pages(site: Path) -> list[str]:
