@@ -18,6 +18,7 @@ import { encodeWav, loadVocoderTables, melToWav } from "./griffin_lim.mjs";
 
 const BASE = new URL("./", import.meta.url);
 const SEED = 1234;
+const LABEL_FONT = '11px "Glow Book Hangul", sans-serif';   // the book's font has jamo
 
 // Everything from this folder: no request leaves the site.
 ort.env.wasm.wasmPaths = new URL("ort/", BASE).href;
@@ -164,7 +165,7 @@ function drawMel(canvas, mel, nMel, tY, durations, labels) {
   const x = (frame) => (frame / tY) * width;
   ctx.strokeStyle = "rgba(255, 255, 255, 0.55)";
   ctx.fillStyle = "#333";
-  ctx.font = "11px sans-serif";
+  ctx.font = LABEL_FONT;
   ctx.textAlign = "center";
   let frame = 0;
   durations.forEach((d, i) => {
@@ -270,6 +271,7 @@ async function main() {
       if (audio.src) URL.revokeObjectURL(audio.src);
       audio.src = URL.createObjectURL(new Blob([encodeWav(out.wav, rate)], { type: "audio/wav" }));
       showTokens(model, ids, out.durations);
+      await document.fonts.load(LABEL_FONT, "\u1100");   // a canvas does not wait for fonts
       drawMel($("tryit-mel"), out.mel, out.nMel, out.tY, out.durations,
               ids.map((id) => symbolLabel(model, id)));
       const seconds = out.wav.length / rate;
