@@ -84,6 +84,7 @@ async () => {
   for (const audio of document.querySelectorAll('audio')) {
     const src = audio.currentSrc || audio.getAttribute('src')
       || (audio.querySelector('source') || {}).src;
+    if (!src) continue;   // an empty player, filled by the page's code (the Try it page)
     const response = await fetch(src);
     const bytes = new Uint8Array(await response.arrayBuffer());
     const riff = String.fromCharCode(...bytes.slice(0, 4));

@@ -333,10 +333,11 @@ print(f"total {time.perf_counter() - t_start:.0f} s")
 from glow_tts.export import OnnxSynthesizer, export_model
 from glow_tts.inference import MAX_TOKENS
 
-export_dir = os.path.join(os.environ.get("GLOW_TTS_BOOK_ARTIFACTS") or work, "tryit_model")
+artifacts = os.environ.get("GLOW_TTS_BOOK_ARTIFACTS") or work   # set by the book build
+export_dir = os.path.join(artifacts, "tryit_model")
 os.makedirs(export_dir, exist_ok=True)
-manifest = export_model(trained, hps, export_dir,
-                        source={"config": "configs/tiny.json", "walkthrough": "15_tiny_korean_model"})
+source = {"config": "configs/tiny.json", "walkthrough": "15_tiny_korean_model"}
+manifest = export_model(trained, hps, export_dir, source=source)
 run_info = {"steps": SNAPSHOTS[-1], "quick": QUICK,
             "duration_error": round(after["duration_error"], 4),
             "mel_ratio": round(after["mel_ratio"], 4),
