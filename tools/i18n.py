@@ -435,8 +435,26 @@ def check(root: Path = PO_ROOT, pages: dict[str, str] | None = None) -> list[str
     return found
 
 
+def heading_id(text: str) -> str:
+    """The id mdBook gives a heading with this Markdown text (its normalize_id rule)."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)      # links -> their text
+    text = re.sub(r"<[^>]+>", "", text).replace("`", "")
+    text = re.sub(r"(?<!\w)[*_]+|[*_]+(?!\w)", "", text)          # emphasis markers
+    out = []
+    for ch in text.strip().lower():
+        if ch.isalnum() or ch in "_-":
+            out.append(ch)
+        elif ch.isspace():
+            out.append("-")
+    return "".join(out)
+
+
 def translate(markdown: str, po: polib.POFile, name: str) -> str:
-    """The page with every unit replaced by its translation; a gap is an error."""
+    """The page with every unit replaced by its translation; a gap is an error.
+
+    A translated heading keeps the English heading's id (an explicit ``{#id}``), so links
+    into the page, from either edition, land where they do in English.
+    """
     table = {e.msgid: e for e in po if not e.obsolete}
     out: list[str] = []
     for piece in segment(markdown):
@@ -451,7 +469,10 @@ def translate(markdown: str, po: polib.POFile, name: str) -> str:
         if "fuzzy" in entry.flags:
             raise TranslationError(f"po/ko/{name}.po: the Korean for \"{english}\" is stale "
                                    "(the English changed; update it and remove the fuzzy flag)")
-        out.extend(piece.render(entry.msgstr))
+        text = entry.msgstr
+        if HEADING.match(piece.prefix) and "{#" not in text:
+            text = f"{text} {{#{heading_id(piece.key)}}}"
+        out.extend(piece.render(text))
     return "\n".join(out)
 
 
