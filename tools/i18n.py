@@ -484,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "lint":
         found = lint(args.files or sorted(PO_ROOT.rglob("*.po")))
-        print("\n".join(found))
+        for line in found:
+            print(line)
         return 1 if found else 0
     if args.command == "update":
         todo = update()
