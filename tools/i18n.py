@@ -51,6 +51,7 @@ HEADING = re.compile(r"^(#{1,6}\s+)")
 HTML_ONLY = re.compile(r"^\s*(<[^>]+>\s*)+$")
 INCLUDE_LINE = re.compile(r"^\s*\{\{#[a-z_]+ [^}]*\}\}\s*$")
 TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+LINK_LINE = re.compile(r"^\[[^\]]+\]\([^)\s]+\)\s*$")
 SUMMARY_BEGIN = "<!-- walkthroughs:begin"
 SUMMARY_END = "<!-- walkthroughs:end -->"
 
@@ -139,6 +140,10 @@ def _paragraph_pieces(block: list[str]) -> list[Piece]:
                 group.append(line)
         flush()
         return pieces + tail
+    if len(block) > 1 and all(LINK_LINE.match(line) for line in block):
+        # one link per line (SUMMARY.md's prefix chapters): each line is its own entry,
+        # since a translation written as one line would merge them
+        return pieces + [_unit([line], "", "") for line in block] + tail
     if HEADING.match(first) and len(block) == 1:
         prefix = HEADING.match(first).group(1)
         return pieces + [_unit(block, prefix, prefix)] + tail
