@@ -286,7 +286,7 @@ export function griffinLim(mel, nMel, nFrames, tables, options = {}) {
     // The STFT pads by reflecting n_fft/2 samples, which needs more samples than that
     // (torch.stft raises here too).
     throw new RangeError(`griffinLim: the mel has ${nFrames} frames, too short for the STFT; it needs ` +
-                         `more than ${half / hop + 1} frames ((nFrames - 1) * hop > nFft / 2)`);
+                         `more than ${Math.floor(half / hop) + 1} frames ((nFrames - 1) * hop > nFft / 2)`);
   }
 
   // 1. Target magnitude, frame-major [F][bins] so each frame's bins are contiguous.
