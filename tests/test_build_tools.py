@@ -418,3 +418,53 @@ def test_a_plot_cell_renders_collapsed_with_its_figure_in_view(tmp_path):
     folded = html[html.index("<details"):html.index("</details>")]
     assert '<code class="language-python">import matplotlib.pyplot as plt' in folded
     assert "<summary>" in folded and "<img" not in folded
+
+
+# --------------------------------------------------------------------------- the Try it page
+
+def _web_folder(tmp_path: Path) -> Path:
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "package-lock.json").write_text("{}")
+    return web
+
+
+def test_web_packages_without_npm_name_the_command(tmp_path, monkeypatch):
+    web = _web_folder(tmp_path)
+    monkeypatch.setattr(build_book.shutil, "which", lambda name: None)
+    with pytest.raises(build_book.BuildError, match=r"npm not found.*`npm ci` in web/"):
+        build_book.ensure_web_packages(web)
+
+
+def test_web_packages_are_reinstalled_when_older_than_the_lock(tmp_path, monkeypatch):
+    import os
+
+    web = _web_folder(tmp_path)
+    installed = web / "node_modules" / ".package-lock.json"
+    dist = web / "node_modules" / "onnxruntime-web" / "dist"
+    dist.mkdir(parents=True)
+    for name in build_book.ORT_FILES:
+        (dist / name).write_text("x")
+    installed.write_text("{}")
+    calls = []
+    monkeypatch.setattr(build_book.shutil, "which", lambda name: "/usr/bin/npm")
+    monkeypatch.setattr(build_book.subprocess, "run", lambda command, **kw: calls.append(command)
+                        or subprocess.CompletedProcess(command, 0, "", ""))
+    lock_time = (web / "package-lock.json").stat().st_mtime
+    os.utime(installed, (lock_time + 10, lock_time + 10))
+    assert build_book.ensure_web_packages(web) == dist and calls == []   # up to date
+    os.utime(installed, (lock_time - 10, lock_time - 10))
+    build_book.ensure_web_packages(web)
+    assert calls and calls[0][:2] == ["/usr/bin/npm", "ci"]               # older: npm ci
+    (dist / build_book.ORT_FILES[-1]).unlink()
+    with pytest.raises(build_book.BuildError, match="ort-wasm-simd-threaded.wasm"):
+        build_book.ensure_web_packages(web)
+
+
+def test_the_kernel_gets_its_artifacts_folder(tmp_path):
+    """The folder a walkthrough writes build files into reaches the kernel's environment."""
+    probe = "import os; print(os.environ['GLOW_TTS_BOOK_ARTIFACTS'])"
+    nb = new_notebook(cells=[new_code_cell(probe)])
+    folder = tmp_path / "artifacts"
+    render.execute_notebook(nb, tmp_path, "probe", timeout=120, quick=True, artifacts=folder)
+    assert nb.cells[0].outputs[0]["text"].strip() == str(folder)

@@ -168,7 +168,8 @@ def test_make_serve_gives_module_and_wasm_types(site):
                 time.sleep(0.1)
         types = {}
         for path in ["tryit/tryit.mjs", "tryit/ort/ort.wasm.min.mjs",
-                     "tryit/ort/ort-wasm-simd-threaded.mjs", "tryit/ort/ort-wasm-simd-threaded.wasm"]:
+                     "tryit/ort/ort-wasm-simd-threaded.mjs",
+                     "tryit/ort/ort-wasm-simd-threaded.wasm"]:
             with urllib.request.urlopen(f"{base}/{path}") as response:
                 types[path] = response.headers.get_content_type()
     finally:
