@@ -117,7 +117,7 @@ def build_index(site: Path) -> list[dict]:
     seen: set[tuple] = set()
     for page in sorted(site.rglob("*.html")):
         relative = page.relative_to(site)
-        if page.name in SKIP_PAGES or relative.parts[0] in ("notebooks", "chapters", "assets"):
+        if page.name in SKIP_PAGES or relative.parts[0] in ("notebooks", "chapters", "assets", "ko"):
             continue
         sections = sections_of(page, site, book_title)
         # mdBook writes the first chapter twice (index.html and its own name): index once.
