@@ -148,7 +148,9 @@ def korean_percent_source(walkthrough: Walkthrough, catalogs: Catalogs) -> str:
     import jupytext
 
     nb = translated_notebook(jupytext.read(walkthrough.path), walkthrough, catalogs)
-    return jupytext.writes(nb, fmt="py:percent")
+    text = jupytext.writes(nb, fmt="py:percent")
+    # jupytext adds the format it wrote to the header; the English files do without it.
+    return re.sub(r"(?m)^#     text_representation:\n(?:#       .*\n)+", "", text, count=1)
 
 
 # ---------------------------------------------------------------------------------------
