@@ -6,7 +6,8 @@ build just rendered (build/walkthroughs/<quick|full>/NN_slug.ipynb) with their M
 cells translated, so code, outputs, figures and audio are the English page's.
 
     1. copy the mdBook source (chapters/, with the generated walkthrough pages, claims.md,
-       figures and assets) into build/ko-book/chapters/;
+       figures and assets) into build/ko-book/chapters/, with the flowchart of train.py
+       drawn with Korean labels (tools/flowchart.py);
     2. translate every page with its catalog (tools/i18n.py, po/ko/<page>.po): chapters
        as a whole, walkthrough pages cell by cell from the executed notebook, plus the ui
        catalog for the strings the build writes (the plot-cell summary, the links box);
@@ -46,6 +47,9 @@ BOOK_TOML = REPO / "book.toml"
 KO_BOOK = REPO / "build" / "ko-book"   # the Korean mdBook root (book.toml + chapters/)
 EDITION_DIR = "ko"                     # <dest>/ko/
 DRAFT_ENV = "GLOW_TTS_I18N_DRAFT"
+# Where the catalogs are read from: po/ko/, or GLOW_TTS_I18N_CATALOGS (a folder laid out
+# the same way), to try the build against fixture catalogs without touching po/ko/.
+CATALOGS_ENV = "GLOW_TTS_I18N_CATALOGS"
 HEADING_TEXT = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$")
 PLOT_SUMMARY_HTML = f"<summary>{render.PLOT_SUMMARY}</summary>"
 
@@ -201,6 +205,11 @@ def prepare_source(walkthroughs: list[Walkthrough], quick: bool, catalogs: Catal
         shutil.rmtree(book)
     src = book / "chapters"
     shutil.copytree(CHAPTERS, src)
+    # Figures drawn by the build with word labels: drawn again in Korean (code stays).
+    import flowchart
+    korean_flowchart = flowchart.write_if_stale(REPO / "build" / "figures-ko" / flowchart.OUT.name,
+                                                "ko")
+    shutil.copy2(korean_flowchart, src / flowchart.OUT.relative_to(CHAPTERS))
     for page in sorted(CHAPTERS.glob("*.md")):
         if page.name == "SUMMARY.md":
             continue
@@ -259,7 +268,7 @@ def report_draft(catalogs: Catalogs, log) -> None:
 
 
 def build_korean(dest: Path, walkthroughs: list[Walkthrough], quick: bool, run_mdbook,
-                 log=print, draft: bool | None = None, po_root: Path = i18n.PO_ROOT) -> Path:
+                 log=print, draft: bool | None = None, po_root: Path | None = None) -> Path:
     """Build <dest>/ko/. run_mdbook(dest, root, extra_env) is build_book's mdBook runner.
 
     Raises i18n.TranslationError naming the catalog and the paragraph on any gap.
@@ -267,6 +276,8 @@ def build_korean(dest: Path, walkthroughs: list[Walkthrough], quick: bool, run_m
     import search_index
 
     draft = draft_from_env() if draft is None else draft
+    if po_root is None:
+        po_root = Path(os.environ.get(CATALOGS_ENV) or i18n.PO_ROOT)
     catalogs = Catalogs(po_root, draft=draft)
     notebooks = prepare_source(walkthroughs, quick, catalogs)
     out = dest / EDITION_DIR

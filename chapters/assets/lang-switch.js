@@ -35,7 +35,13 @@
     const link = document.createElement('a');
     link.id = 'glow-lang-switch';
     link.className = 'glow-lang-switch';
-    link.href = root + (korean ? '../' : 'ko/') + currentPage() + window.location.hash;
+    const target = root + (korean ? '../' : 'ko/') + currentPage();
+    // the same section too: headings keep their English ids in the Korean edition
+    function update() {
+      link.href = target + window.location.hash;
+    }
+    update();
+    window.addEventListener('hashchange', update);
     link.hreflang = korean ? 'en' : 'ko';
     link.lang = korean ? 'en' : 'ko';
     link.textContent = korean ? 'English' : '한국어';
