@@ -7,8 +7,8 @@ as ``figures`` (their working directory is ``walkthroughs/``).
 The book has an English and a Korean edition that show the same executed figures, so the
 word labels drawn here are bilingual ("epoch · 에폭"): English first, Korean after, the
 Korean in the bundled Hangul font (glow_tts.fonts; matplotlib falls back to it glyph by
-glyph, the rest of the figure keeps matplotlib's default font). Code and values stay as
-they are.
+glyph, the rest of the figure keeps matplotlib's default font). Code, values and terms
+Korean engineers write in English ("global rank" in the boxes) stay as they are.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ def rank_layout(reports: list[dict], endpoint: str):
         for k, r in enumerate(sorted(members, key=lambda r: int(r["env"]["LOCAL_RANK"]))):
             x = x0 + 0.3 + k * 2.6
             _box(ax, x, 0.35, 2.3, 1.3,
-                 f"global rank · 전역 랭크 {r['env']['RANK']}\n"
-                 f"local rank · 로컬 랭크 {r['env']['LOCAL_RANK']}\npid {r['pid']}")
+                 f"global rank {r['env']['RANK']}\nlocal rank {r['env']['LOCAL_RANK']}\n"
+                 f"pid {r['pid']}")
             _arrow(ax, (x + 1.15, 1.7), (len(nodes) * width / 2, 3.05), color="#b07020",
                    style="<|-|>")
     ax.text(len(nodes) * width / 2, -0.2,
