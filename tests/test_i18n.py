@@ -97,7 +97,7 @@ TOY_KOREAN = {
 def test_translate_a_toy_page():
     assert i18n.units(TOY_PAGE) == list(TOY_KOREAN)
     korean = i18n.translate(TOY_PAGE, catalog(TOY_KOREAN), "toy")
-    assert korean == """# 제목
+    assert korean == """# 제목 {#a-title}
 
 <a id="anchor-1"></a>
 `code`와 $x^2$가 있는 첫 문단.
@@ -268,7 +268,7 @@ def test_korean_walkthrough_page_keeps_code_and_outputs(tmp_path):
     english = render.PageWriter(walkthrough, tmp_path / "media", "img/01_toy",
                                 "../notebooks/01_toy.py",
                                 "../notebooks/01_toy.ipynb").markdown(nb)
-    assert page.startswith("# 장난감 제목\n")
+    assert page.startswith("# 장난감 제목 {#toy-title}\n")
     assert ("소스: [`walkthroughs/01_toy.py`](../notebooks/01_toy.py) · 노트북: "
             "[`01_toy.ipynb`](../notebooks/01_toy.ipynb)") in page
     assert "<summary>그림 코드 (눌러서 보기)</summary>" in page

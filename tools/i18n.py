@@ -51,6 +51,7 @@ HEADING = re.compile(r"^(#{1,6}\s+)")
 HTML_ONLY = re.compile(r"^\s*(<[^>]+>\s*)+$")
 INCLUDE_LINE = re.compile(r"^\s*\{\{#[a-z_]+ [^}]*\}\}\s*$")
 TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+LINK_LINE = re.compile(r"^\[[^\]]+\]\([^)\s]+\)\s*$")
 SUMMARY_BEGIN = "<!-- walkthroughs:begin"
 SUMMARY_END = "<!-- walkthroughs:end -->"
 
@@ -139,6 +140,10 @@ def _paragraph_pieces(block: list[str]) -> list[Piece]:
                 group.append(line)
         flush()
         return pieces + tail
+    if len(block) > 1 and all(LINK_LINE.match(line) for line in block):
+        # one link per line (SUMMARY.md's prefix chapters): each line is its own entry,
+        # since a translation written as one line would merge them
+        return pieces + [_unit([line], "", "") for line in block] + tail
     if HEADING.match(first) and len(block) == 1:
         prefix = HEADING.match(first).group(1)
         return pieces + [_unit(block, prefix, prefix)] + tail
@@ -435,9 +440,27 @@ def check(root: Path = PO_ROOT, pages: dict[str, str] | None = None) -> list[str
     return found
 
 
+def heading_id(text: str) -> str:
+    """The id mdBook gives a heading with this Markdown text (its normalize_id rule)."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)      # links -> their text
+    text = re.sub(r"<[^>]+>", "", text).replace("`", "")
+    text = re.sub(r"(?<!\w)[*_]+|[*_]+(?!\w)", "", text)          # emphasis markers
+    out = []
+    for ch in text.strip().lower():
+        if ch.isalnum() or ch in "_-":
+            out.append(ch)
+        elif ch.isspace():
+            out.append("-")
+    return "".join(out)
+
+
 def translate(markdown: str, po: polib.POFile, name: str,
               draft: dict[str, None] | list[str] | None = None) -> str:
     """The page with every unit replaced by its translation; a gap is an error.
+
+    A translated heading keeps the English heading's id (an explicit ``{#id}``), so links
+    into the page, from either edition, land where they do in English (the Korean build
+    then copies the exact ids from the built English pages: korean_edition.align_heading_ids).
 
     draft: only for drafting while catalogs are incomplete (GLOW_TTS_I18N_DRAFT=1 in the
     build): a missing, empty or stale entry keeps its English text, and the message that
@@ -467,7 +490,10 @@ def translate(markdown: str, po: polib.POFile, name: str,
                 draft.append(problem)
             out.extend(piece.lines)
             continue
-        out.extend(piece.render(entry.msgstr))
+        text = entry.msgstr
+        if HEADING.match(piece.prefix) and "{#" not in text:
+            text = f"{text} {{#{heading_id(piece.key)}}}"
+        out.extend(piece.render(text))
     return "\n".join(out)
 
 
@@ -485,7 +511,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "lint":
         found = lint(args.files or sorted(PO_ROOT.rglob("*.po")))
-        print("\n".join(found))
+        for line in found:
+            print(line)
         return 1 if found else 0
     if args.command == "update":
         todo = update()

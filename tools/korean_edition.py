@@ -93,7 +93,8 @@ def title_of(markdown: str, fallback: str) -> str:
     for line in markdown.split("\n"):
         match = HEADING_TEXT.match(line)
         if match:
-            return match.group(1).replace("`", "").strip()
+            text = re.sub(r"\s*\{#[^}]*\}$", "", match.group(1))   # an explicit {#id}
+            return text.replace("`", "").strip()
     return fallback
 
 
@@ -171,8 +172,8 @@ def korean_summary(english: str, titles: dict[str, str], walkthroughs: list[Walk
     tail = catalogs.page(english[end + len(i18n.SUMMARY_END):], "SUMMARY")
     entries = "".join(f"- [{titles[w.slug]}]({w.page})\n" for w in walkthroughs)
     text = (head + english[begin:begin_line_end] + entries + i18n.SUMMARY_END + tail)
-    # A paragraph of prefix-chapter links is one unit ("[a](a.md) [b](b.md)"); mdBook reads
-    # one link per line there, so the translated line is split back at the link boundaries.
+    # mdBook reads one prefix-chapter link per line; should a line ever hold several
+    # ("[a](a.md) [b](b.md)"), it is split back at the link boundaries.
     return re.sub(r"^(\[[^\]\n]*\]\([^)\n]*\))((?: \[[^\]\n]*\]\([^)\n]*\))+)$",
                   lambda m: m.group(0).replace(") [", ")\n["),
                   text, flags=re.M)
