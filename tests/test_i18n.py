@@ -372,3 +372,30 @@ def test_notebooks_written_with_korean_markdown(tmp_path):
     assert written.cells[0].source.startswith("# 장난감 제목")
     assert written.cells[1].outputs[0]["text"] == "2\n"
     assert "# # 장난감 제목" in (tmp_path / "out" / "01_toy.py").read_text(encoding="utf-8")
+
+
+def test_topic_links_use_the_translated_titles(tmp_path):
+    """`[](topic:T..)` becomes the walkthrough's title: in the Korean edition, its Korean one."""
+    import json
+    import os
+    import subprocess
+
+    walkthrough = next(w for w in find_walkthroughs() if w.covers)
+    src = tmp_path / "chapters"
+    (src / "walkthroughs").mkdir(parents=True)
+    (src / walkthrough.page).write_text("# x\n", encoding="utf-8")
+    titles = tmp_path / "titles.json"
+    titles.write_text(json.dumps({walkthrough.slug: "번역된 제목"}, ensure_ascii=False),
+                      encoding="utf-8")
+    link = f"[](topic:{walkthrough.covers[0]})"
+    book = {"items": [{"Chapter": {"name": "a", "content": f"See {link}.",
+                                   "path": "a.md", "sub_items": []}}]}
+    context = {"root": str(tmp_path), "config": {"book": {"src": "chapters"}}}
+    for extra, expected in (({}, walkthrough.title),
+                            ({"GLOW_TTS_TOPIC_TITLES": str(titles)}, "번역된 제목")):
+        env = dict(os.environ, GLOW_TTS_WALKTHROUGHS_DIR=str(REPO / "walkthroughs"), **extra)
+        result = subprocess.run([sys.executable, str(REPO / "tools" / "mdbook_topics.py")],
+                                input=json.dumps([context, book]), capture_output=True,
+                                text=True, env=env, check=True)
+        content = json.loads(result.stdout)["items"][0]["Chapter"]["content"]
+        assert content == f"See [{expected}]({walkthrough.page})."
