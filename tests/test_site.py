@@ -1,9 +1,10 @@
 """The built book in a real browser (Playwright driving Debian's Chromium).
 
 Builds the site once (GLOW_TTS_QUICK=1, into a temporary folder), serves it on 127.0.0.1
-and opens every page of both editions (English at the root, Korean under ko/). Skipped, with the reason, when no `chromium` is installed, except
-under GLOW_TTS_REQUIRE_BROWSER=1 (set by .ci/run), where a missing browser fails.
-Screenshots of three pages go to test-artifacts/.
+and opens every page of both editions (English at the root, Korean under ko/). Skipped,
+with the reason, when no `chromium` is installed, except under GLOW_TTS_REQUIRE_BROWSER=1
+(set by .ci/run), where a missing browser fails. Screenshots of four pages go to
+test-artifacts/.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ A missing, empty or stale (fuzzy) catalog entry fails the build with the catalog
 English paragraph. GLOW_TTS_I18N_DRAFT=1 is for drafting only: such paragraphs stay
 English, and the build says how many (and which) in a warning block.
 
-    python tools/korean_edition.py --lab build/lab-ko   # Korean .py copies for `make lab EDITION=ko`
+    python tools/korean_edition.py --lab build/lab-ko   # `make lab EDITION=ko`: Korean .py copies
 """
 
 from __future__ import annotations
@@ -180,8 +180,8 @@ def korean_summary(english: str, titles: dict[str, str], walkthroughs: list[Walk
 
 
 def korean_book_toml(english: str, title: str) -> str:
-    text, count = re.subn(r'(?m)^title = ".*"$', lambda _: f"title = {json.dumps(title, ensure_ascii=False)}",
-                          english, count=1)
+    line = f"title = {json.dumps(title, ensure_ascii=False)}"
+    text, count = re.subn(r'(?m)^title = ".*"$', lambda _: line, english, count=1)
     text, count2 = re.subn(r'(?m)^language = "en"$', 'language = "ko"', text, count=1)
     if count != 1 or count2 != 1:
         raise i18n.TranslationError(f"{BOOK_TOML}: expected a `title = \"...\"` and a "

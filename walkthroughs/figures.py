@@ -72,8 +72,8 @@ def rank_layout(reports: list[dict], endpoint: str):
     ax.text(len(nodes) * width / 2, -0.2,
             f"world size {len(reports)} = {len(nodes)} nodes x {per_node} processes;  "
             "global rank = GROUP_RANK x processes per node + LOCAL_RANK\n"
-            f"월드 크기 {len(reports)} = 노드 {len(nodes)}개 x 프로세스 {per_node}개;  "
-            "전역 랭크 = GROUP_RANK x 노드당 프로세스 수 + LOCAL_RANK",
+            f"월드 사이즈 {len(reports)} = 노드 {len(nodes)}개 x 프로세스 {per_node}개;  "
+            "글로벌 랭크 = GROUP_RANK x 노드당 프로세스 수 + LOCAL_RANK",
             ha="center", va="top", fontsize=8, family=BILINGUAL)
     ax.set(xlim=(-0.1, len(nodes) * width), ylim=(-0.8, 3.9))
     ax.axis("off")
@@ -174,7 +174,7 @@ def model_shapes(records, attn_shape):
     ax.text(5.0, mas_y - 0.15, "prior means x_m and z meet in the alignment;\n"
             "durations from attn train proj_w\n"
             "사전 분포 평균 x_m과 z가 정렬에서 만나고,\n"
-            "attn에서 얻은 지속시간으로 proj_w를 학습합니다", ha="center", va="top", fontsize=7,
+            "attn에서 얻은 지속 시간으로 proj_w를 학습합니다", ha="center", va="top", fontsize=7,
             family=BILINGUAL)
     ax.set(xlim=(-0.6, 10), ylim=(mas_y - 1.0, top + 0.6))
     ax.axis("off")
@@ -244,7 +244,7 @@ def sample_timeline(rules: dict, n_steps: int, epoch_starts: list[int]):
     ax.set_yticks(range(len(rules)), list(rules))
     ax.set(xlim=(0.5, n_steps + 0.5), ylim=(-0.6, len(rules) - 0.2),
            xticks=range(1, n_steps + 1))
-    ax.set_xlabel(_both("global step", "전역 스텝"), family=BILINGUAL)
+    ax.set_xlabel(_both("global step", "글로벌 스텝"), family=BILINGUAL)
     ax.set_title(_both("when the generated sample runs", "생성 샘플이 실행되는 때"), fontsize=9,
                  family=BILINGUAL)
     plt.tight_layout()
