@@ -22,6 +22,7 @@ cells translated, so code, outputs, figures and audio are the English page's.
 A missing, empty or stale (fuzzy) catalog entry fails the build with the catalog and the
 English paragraph. GLOW_TTS_I18N_DRAFT=1 is for drafting only: such paragraphs stay
 English, and the build says how many (and which) in a warning block.
+GLOW_TTS_I18N_CATALOGS=<folder> builds from other catalogs laid out as po/ko/ (fixtures).
 
     python tools/korean_edition.py --lab build/lab-ko   # `make lab EDITION=ko`: Korean .py copies
 """
@@ -279,6 +280,9 @@ def build_korean(dest: Path, walkthroughs: list[Walkthrough], quick: bool, run_m
     draft = draft_from_env() if draft is None else draft
     if po_root is None:
         po_root = Path(os.environ.get(CATALOGS_ENV) or i18n.PO_ROOT)
+    if po_root.resolve() != i18n.PO_ROOT.resolve():
+        log(f"WARNING {CATALOGS_ENV}: the Korean edition is built from the catalogs in "
+            f"{po_root}, not po/ko/")
     catalogs = Catalogs(po_root, draft=draft)
     notebooks = prepare_source(walkthroughs, quick, catalogs)
     out = dest / EDITION_DIR
