@@ -258,11 +258,14 @@ def _toy_catalogs(tmp_path: Path) -> korean_edition.Catalogs:
 def test_korean_walkthrough_page_keeps_code_and_outputs(tmp_path):
     walkthrough, nb = _toy_walkthrough(tmp_path)
     catalogs = _toy_catalogs(tmp_path)
-    korean = korean_edition.translated_notebook(nb, walkthrough, catalogs)
+    korean = korean_edition.translated_notebook(nb, walkthrough, catalogs, for_page=True)
     assert [c.source for c in korean.cells if c.cell_type == "code"] == \
         [c.source for c in nb.cells if c.cell_type == "code"]
     assert korean.cells[1].outputs == nb.cells[1].outputs
     assert nb.cells[0].source.startswith("# Toy title")     # the English is not touched
+    # a notebook for Jupyter goes without the heading's {#id} (it would show as text)
+    notebook = korean_edition.translated_notebook(nb, walkthrough, catalogs)
+    assert notebook.cells[0].source == "# 장난감 제목\n\n`x`를 더합니다."
     page = korean_edition.korean_walkthrough_page(korean, walkthrough, catalogs,
                                                   tmp_path / "media")
     english = render.PageWriter(walkthrough, tmp_path / "media", "img/01_toy",

@@ -103,13 +103,27 @@ def title_of(markdown: str, fallback: str) -> str:
 # Walkthroughs
 # ---------------------------------------------------------------------------------------
 
-def translated_notebook(nb, walkthrough: Walkthrough, catalogs: Catalogs):
-    """A copy of `nb` whose Markdown cells are in Korean (code and outputs untouched)."""
+ADDED_HEADING_ID = re.compile(r"(?m)^(#{1,6}[ \t]+.*?)[ \t]*\{#([^}\s]*)\}[ \t]*$")
+
+
+def translated_notebook(nb, walkthrough: Walkthrough, catalogs: Catalogs,
+                        for_page: bool = False):
+    """A copy of `nb` whose Markdown cells are in Korean (code and outputs untouched).
+
+    for_page: keep the `{#english-id}` that translation adds to each heading (mdBook reads
+    it); a notebook for Jupyter goes without (Jupyter would show it as text).
+    """
     nb = copy.deepcopy(nb)
     name = f"walkthroughs/{walkthrough.slug}"
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = catalogs.page(render._source_of(cell), name)
+            english = render._source_of(cell)
+            korean = catalogs.page(english, name)
+            if not for_page:
+                korean = ADDED_HEADING_ID.sub(
+                    lambda m: m.group(0) if "{#" + m.group(2) + "}" in english else m.group(1),
+                    korean)
+            cell.source = korean
     return nb
 
 
@@ -220,13 +234,16 @@ def prepare_source(walkthroughs: list[Walkthrough], quick: bool, catalogs: Catal
     notebooks = {}
     titles = {}
     for walkthrough in walkthroughs:
-        nb = translated_notebook(executed_notebook(walkthrough, quick), walkthrough, catalogs)
+        executed = executed_notebook(walkthrough, quick)
+        nb = translated_notebook(executed, walkthrough, catalogs)
         notebooks[walkthrough.slug] = nb
         first_markdown = next((render._source_of(c) for c in nb.cells
                                if c.cell_type == "markdown"), "")
         titles[walkthrough.slug] = title_of(first_markdown, walkthrough.title)
         media = src / "walkthroughs" / "img" / walkthrough.slug
-        page = korean_walkthrough_page(nb, walkthrough, catalogs, media)
+        page = korean_walkthrough_page(translated_notebook(executed, walkthrough, catalogs,
+                                                           for_page=True),
+                                       walkthrough, catalogs, media)
         (src / walkthrough.page).write_text(page, encoding="utf-8")
     summary = (CHAPTERS / "SUMMARY.md").read_text(encoding="utf-8")
     (src / "SUMMARY.md").write_text(korean_summary(summary, titles, walkthroughs, catalogs),
