@@ -351,6 +351,20 @@ def test_notebooks_are_offered(site, server, edition):
 
 
 @pytest.mark.parametrize("edition", ["", "ko/"])
+def test_table_of_contents_reads_cleanly(site, edition):
+    """The sidebar (toc.html) names every page, with no Markdown left over such as a
+    heading's {#id}."""
+    import html
+
+    toc = html.unescape(re.sub(r"<[^>]+>", " ", (site / edition / "toc.html").read_text(
+        encoding="utf-8")))
+    assert "{#" not in toc and "](" not in toc
+    pages = sorted(p.stem for p in (site / edition / "walkthroughs").glob("*.html"))
+    links = (site / edition / "toc.html").read_text(encoding="utf-8")
+    assert all(f"walkthroughs/{slug}.html" in links for slug in pages)
+
+
+@pytest.mark.parametrize("edition", ["", "ko/"])
 def test_claims_chapter_links_resolve_in_the_site(site, edition):
     """Every verdict of "The notes, claim by claim" links to an element id that exists on
     the walkthrough page it names (mdBook turned the .md links into .html ones)."""

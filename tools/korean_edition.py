@@ -183,8 +183,10 @@ def korean_summary(english: str, titles: dict[str, str], walkthroughs: list[Walk
     if begin == -1 or end == -1:
         raise i18n.TranslationError("chapters/SUMMARY.md: the walkthrough markers are missing")
     begin_line_end = english.index("\n", begin) + 1
-    head = catalogs.page(english[:begin], "SUMMARY")
-    tail = catalogs.page(english[end + len(i18n.SUMMARY_END):], "SUMMARY")
+    # SUMMARY.md's headings are part titles: mdBook shows a {#id} there as text
+    head = ADDED_HEADING_ID.sub(r"\1", catalogs.page(english[:begin], "SUMMARY"))
+    tail = ADDED_HEADING_ID.sub(r"\1", catalogs.page(english[end + len(i18n.SUMMARY_END):],
+                                                     "SUMMARY"))
     entries = "".join(f"- [{titles[w.slug]}]({w.page})\n" for w in walkthroughs)
     text = (head + english[begin:begin_line_end] + entries + i18n.SUMMARY_END + tail)
     # mdBook reads one prefix-chapter link per line; should a line ever hold several
