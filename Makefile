@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install lock book test test-fast notebooks lab serve demo bench clean
+.PHONY: install lock book test test-fast notebooks translations lab serve demo bench clean
 
 install: $(STAMP)
 
@@ -38,10 +38,22 @@ test-fast: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) tools/build_book.py --notebooks-only
 
+# The Korean edition's catalogs (po/ko/*.po): take in the English book's changes (new
+# paragraphs empty, changed ones fuzzy) and list what needs translating; exits non-zero
+# while anything does. See the README, "The Korean edition".
+translations: $(STAMP)
+	$(PY) tools/i18n.py update
+
+# make lab: the English walkthroughs; make lab EDITION=ko: Korean copies (Korean Markdown
+# cells, the same code) written into build/lab-ko/walkthroughs/ from po/ko/ and opened there.
+EDITION ?= en
+LAB_DIR := $(if $(filter ko,$(EDITION)),build/lab-ko/walkthroughs,walkthroughs)
 lab: $(STAMP)
 	$(PY) -m pip install --quiet --require-hashes -r requirements-lab.txt
 	mkdir -p build/lab-settings && cp -rn tools/jupyterlab/user-settings/. build/lab-settings/
-	cd walkthroughs && JUPYTERLAB_SETTINGS_DIR=../build/lab-settings ../$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	case "$(EDITION)" in en) ;; ko) $(PY) tools/korean_edition.py --lab build/lab-ko ;; \
+	  *) echo "EDITION must be en or ko, not '$(EDITION)'" >&2; exit 2 ;; esac
+	cd $(LAB_DIR) && JUPYTERLAB_SETTINGS_DIR=$(CURDIR)/build/lab-settings $(CURDIR)/$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 serve:
 	$(PY) -m http.server --bind 127.0.0.1 --directory site 8000
@@ -50,4 +62,4 @@ demo: $(STAMP)
 	$(PY) -m glow_tts demo --out out/demo
 
 clean:
-	rm -rf site chapters/walkthroughs chapters/claims.md .pytest_cache
+	rm -rf site chapters/walkthroughs chapters/claims.md build/ko-book .pytest_cache

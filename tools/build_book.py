@@ -21,8 +21,13 @@ Steps, each of which fails the build with a message naming what to fix:
      tables exported from the package, and the model walkthrough 15 trained and exported
      (kept with its cached page; the walkthrough runs again if it is missing);
   7. add the Korean-capable search index (tools/search_index.py), write the notebooks
-     into <dest>/notebooks/, and check that every relative link and image in the built
-     HTML points at a file (and anchor) that exists.
+     into <dest>/notebooks/;
+  8. build the Korean edition into <dest>/ko/ from the same executed outputs
+     (tools/korean_edition.py: every page through its po/ko catalog; a missing, empty or
+     stale entry fails the build naming the catalog and the paragraph), give it the same
+     tryit/ folder (hard links), check that every page has its counterpart in the other
+     edition, and check that every relative link and image in the built HTML (both
+     editions) points at a file (and anchor) that exists.
 
 GLOW_TTS_QUICK=1 (or --quick) is passed to the walkthrough kernels so long loops shrink.
 """
@@ -245,6 +250,26 @@ def build_tryit(dest: Path, quick: bool, timeout: int) -> None:
         f"{', quick build' if run.get('quick') else ''})")
 
 
+def share_tryit(dest: Path) -> None:
+    """The Korean edition's Try it page (<dest>/ko/try_it.html) loads tryit/ beside it, as
+    the English one does: the same files, hard-linked (copied where links fail)."""
+    import korean_edition
+
+    edition = dest / korean_edition.EDITION_DIR
+    if not (edition / "try_it.html").is_file():
+        return
+
+    def link(source, target):
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+
+    if (edition / "tryit").exists():
+        shutil.rmtree(edition / "tryit")
+    shutil.copytree(dest / "tryit", edition / "tryit", copy_function=link)
+
+
 # ---------------------------------------------------------------------------------------
 # Checks
 # ---------------------------------------------------------------------------------------
@@ -341,17 +366,22 @@ def mdbook_binary() -> str:
                      "requirements.txt (run `make install`)")
 
 
-def run_mdbook(dest: Path) -> None:
+def run_mdbook(dest: Path, root: Path = REPO, extra_env: dict | None = None) -> None:
+    """mdbook build <root> into dest (root: the book.toml's folder; the Korean edition's is
+    build/ko-book/)."""
     env = dict(os.environ)
     # The preprocessors must run on this interpreter (latex2mathml lives in the venv),
-    # whatever book.toml's default command says.
+    # whatever book.toml's default command says; absolute paths, since mdBook runs them
+    # in the book's root.
     python = sys.executable
-    env["MDBOOK_PREPROCESSOR__MATH__COMMAND"] = f"{python} tools/mdbook_math.py"
-    env["MDBOOK_PREPROCESSOR__TOPICS__COMMAND"] = f"{python} tools/mdbook_topics.py"
+    tools = REPO / "tools"
+    env["MDBOOK_PREPROCESSOR__MATH__COMMAND"] = f"{python} {tools / 'mdbook_math.py'}"
+    env["MDBOOK_PREPROCESSOR__TOPICS__COMMAND"] = f"{python} {tools / 'mdbook_topics.py'}"
     env.setdefault("GLOW_TTS_WALKTHROUGHS_DIR", str(REPO / "walkthroughs"))
-    command = [mdbook_binary(), "build", str(REPO), "--dest-dir", str(dest)]
-    log(f"Running {' '.join(command[:2])} …")
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    env.update(extra_env or {})
+    command = [mdbook_binary(), "build", str(root), "--dest-dir", str(dest)]
+    log(f"Running {' '.join(command[:2])} {root.relative_to(REPO) if root != REPO else ''}…")
+    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
     output = (result.stdout + result.stderr).strip()
     for line in output.splitlines():
         log(f"  mdbook | {line}")
@@ -408,6 +438,30 @@ def write_notebooks(dest: Path, walkthroughs: list[Walkthrough], quick: bool,
 
 
 # ---------------------------------------------------------------------------------------
+# The Korean edition
+# ---------------------------------------------------------------------------------------
+
+def build_korean_edition(dest: Path, walkthroughs: list[Walkthrough], quick: bool) -> None:
+    """<dest>/ko/ from the same executed outputs (tools/korean_edition.py)."""
+    import i18n
+    import korean_edition
+
+    started = time.monotonic()
+    try:
+        korean_edition.build_korean(dest, walkthroughs, quick, run_mdbook, log=log)
+    except i18n.TranslationError as err:
+        raise BuildError(f"the Korean edition: {err}\n  (`python tools/i18n.py check` lists "
+                         "every gap; GLOW_TTS_I18N_DRAFT=1 builds a draft with English "
+                         "left in)") from err
+    unmatched = korean_edition.check_editions_match(dest)
+    if unmatched:
+        raise BuildError("pages without a counterpart in the other edition (the language "
+                         "switch would lead nowhere):\n  " + "\n  ".join(unmatched))
+    log(f"Korean edition built into {dest / korean_edition.EDITION_DIR} in "
+        f"{time.monotonic() - started:.0f} s")
+
+
+# ---------------------------------------------------------------------------------------
 
 def build(dest: Path = DEFAULT_DEST, quick: bool = False, timeout: int = 900,
           notebooks_only: bool = False, jobs: int | None = None) -> None:
@@ -433,6 +487,8 @@ def build(dest: Path = DEFAULT_DEST, quick: bool = False, timeout: int = 900,
     sections = search_index.add_search_index(dest)
     log(f"Search index: {sections} sections (Korean and English)")
     write_notebooks(dest, walkthroughs, quick, just_rendered=True)
+    build_korean_edition(dest, walkthroughs, quick)
+    share_tryit(dest)
     check_site_links(dest)
     log(f"Book built into {dest} in {time.monotonic() - started:.0f} s")
 

@@ -2,9 +2,12 @@
 
 tools/build_book.py calls `write_if_stale()` before mdBook runs; the figure lands in
 chapters/figures/train_flowchart.svg (generated, not committed). Text is stored as paths,
-so the SVG needs no font in the browser. Run it alone to look at the figure:
+so the SVG needs no font in the browser. The Korean edition gets its own drawing
+(`write_if_stale(out, "ko")`): the same boxes and code, with the word labels (column
+notes, box titles, arrows, legend) in Korean, set in the bundled Hangul font
+(glow_tts.fonts). Run it alone to look at the figure:
 
-    python tools/flowchart.py [out.svg]
+    python tools/flowchart.py [out.svg] [en|ko]
 """
 
 from __future__ import annotations
@@ -104,12 +107,51 @@ BOXES: list[tuple[int, str, list[str], str]] = [
 ]
 
 
-def draw(out: Path) -> None:
+# The Korean edition's word labels (code stays as it is). Keys: the English labels above.
+KOREAN = {
+    "(the parent process)": "(부모 프로세스)",
+    "(one process per GPU, rank = 0 … n_gpus-1)": "(GPU마다 프로세스 하나, rank = 0 … n_gpus-1)",
+    "(one epoch on every rank)": "(모든 랭크에서 에폭 하나)",
+    "rendezvous address": "랑데부 주소",
+    "rank 0 only": "랭크 0만",
+    "data": "데이터",
+    "model and optimizer": "모델과 옵티마이저",
+    "resume or start": "이어서 학습 또는 처음부터",
+    "forward": "순전파",
+    "losses": "손실",
+    "backward and step": "역전파와 스텝",
+    "next\nbatch": "다음\n배치",
+    "epoch done": "에폭 끝",
+    "legend": "색: 파랑 = 부모 프로세스 · 노랑 = 랭크별 준비와 로깅 · 초록 = 데이터 · "
+              "빨강 = 모델과 최적화 · 보라 = 루프 · 청록 = 저장되는 파일",
+}
+LEGEND = ("Colours: blue = parent process · yellow = per-rank set-up and logging · "
+          "green = data · red = model and optimisation · purple = loops · "
+          "cyan = the file written")
+
+
+def draw(out: Path, language: str = "en") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    if language not in ("en", "ko"):
+        raise ValueError(f"flowchart language must be en or ko, not {language!r}")
+    words, mono = "DejaVu Sans", "DejaVu Sans Mono"
+    if language == "ko":
+        from glow_tts.fonts import register_hangul_font
+        words = register_hangul_font()
+
+    def say(text: str) -> str:
+        return KOREAN.get(text, text) if language == "ko" else text
+
+    def title_font(text: str) -> str:
+        return words if say(text) != text else mono
+
+    # the bundled Hangul font has one weight: bold would only make matplotlib complain
+    bold = "normal" if language == "ko" else "bold"
 
     plt.rcParams["svg.hashsalt"] = "glow-tts-flowchart"  # stable ids: reproducible file
     column_x = {LAUNCH: 0.2, RANK: 6.0, STEP: 12.0}
@@ -129,8 +171,9 @@ def draw(out: Path) -> None:
     placed: dict[int, list[tuple[float, float, float]]] = {LAUNCH: [], RANK: [], STEP: []}
     cursor = {column: -1.3 for column in column_x}
     for column, title in COLUMN_TITLES.items():
-        ax.text(column_x[column] + width / 2, -0.35, title, ha="center", va="center",
-                fontsize=10.5, fontweight="bold", family="DejaVu Sans")
+        code, note = title.split("\n")
+        ax.text(column_x[column] + width / 2, -0.35, f"{code}\n{say(note)}", ha="center",
+                va="center", fontsize=10.5, fontweight=bold, family=words)
     for column, title, lines, colour in BOXES:
         height = line_height * (len(lines) + 1) + 0.25
         top = cursor[column]
@@ -138,8 +181,8 @@ def draw(out: Path) -> None:
         ax.add_patch(FancyBboxPatch((x, top - height), width, height,
                                     boxstyle="round,pad=0.02,rounding_size=0.12",
                                     facecolor=colour, edgecolor="#5f6368", linewidth=1.0))
-        ax.text(x + 0.15, top - 0.22, title, ha="left", va="top", fontsize=9.5,
-                fontweight="bold", family="DejaVu Sans Mono")
+        ax.text(x + 0.15, top - 0.22, say(title), ha="left", va="top", fontsize=9.5,
+                fontweight=bold if say(title) != title else "bold", family=title_font(title))
         for number, line in enumerate(lines):
             ax.text(x + 0.15, top - 0.22 - line_height * (number + 1), line, ha="left",
                     va="top", fontsize=8.6, family="DejaVu Sans Mono")
@@ -173,17 +216,16 @@ def draw(out: Path) -> None:
     first_x, first_top, first_height = placed[STEP][1]
     arrow((bx + width, btop - bheight / 2), (first_x + width, first_top - first_height / 2),
           colour="#9334e6", connection="bar,fraction=0.07", dashed=True)
-    ax.text(bx + width + 0.75, (btop + first_top) / 2, "next\nbatch", fontsize=9.5,
-            color="#9334e6", family="DejaVu Sans", ha="left", va="center")
+    ax.text(bx + width + 0.75, (btop + first_top) / 2, say("next\nbatch"), fontsize=9.5,
+            color="#9334e6", family=words, ha="left", va="center")
     # … and, once the loader is exhausted, back to the epoch loop
     arrow((bx, btop - bheight + 0.25), (lx + width, ltop - lheight + 0.25), colour="#9334e6",
           dashed=True)
-    ax.text(lx + width + 0.12, ltop - lheight - 0.05, "epoch done", fontsize=9.5,
-            color="#9334e6", family="DejaVu Sans", va="top")
+    ax.text(lx + width + 0.12, ltop - lheight - 0.05, say("epoch done"), fontsize=9.5,
+            color="#9334e6", family=words, va="top")
     # DDP all-reduce between ranks, drawn as a note on the backward box
-    ax.text(0.2, legend_y, "Colours: blue = parent process · yellow = per-rank set-up and "
-            "logging · green = data · red = model and optimisation · purple = loops · "
-            "cyan = the file written", fontsize=8.5, family="DejaVu Sans", color="#3c4043")
+    ax.text(0.2, legend_y, KOREAN["legend"] if language == "ko" else LEGEND, fontsize=8.5,
+            family=words, color="#3c4043")
 
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format=out.suffix.lstrip(".") or "svg", bbox_inches="tight", metadata={"Date": None})
@@ -194,12 +236,14 @@ def _digest() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
-def write_if_stale(out: Path = OUT) -> Path:
+def write_if_stale(out: Path = OUT, language: str = "en") -> Path:
     """Draw the figure unless it exists and this script has not changed since."""
-    stamp = REPO / "build" / "flowchart.stamp"  # outside chapters/: not copied to site
+    # the stamps live outside chapters/: not copied to the site
+    stamp = REPO / "build" / ("flowchart.stamp" if language == "en"
+                              else f"flowchart-{language}.stamp")
     if out.is_file() and stamp.is_file() and stamp.read_text().strip() == _digest():
         return out
-    draw(out)
+    draw(out, language)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(_digest() + "\n")
     return out
@@ -207,5 +251,5 @@ def write_if_stale(out: Path = OUT) -> Path:
 
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
-    draw(target)
+    draw(target, sys.argv[2] if len(sys.argv) > 2 else "en")
     print(target)

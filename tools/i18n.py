@@ -454,11 +454,17 @@ def heading_id(text: str) -> str:
     return "".join(out)
 
 
-def translate(markdown: str, po: polib.POFile, name: str) -> str:
+def translate(markdown: str, po: polib.POFile, name: str,
+              draft: dict[str, None] | list[str] | None = None) -> str:
     """The page with every unit replaced by its translation; a gap is an error.
 
     A translated heading keeps the English heading's id (an explicit ``{#id}``), so links
-    into the page, from either edition, land where they do in English.
+    into the page, from either edition, land where they do in English (the Korean build
+    then copies the exact ids from the built English pages: korean_edition.align_heading_ids).
+
+    draft: only for drafting while catalogs are incomplete (GLOW_TTS_I18N_DRAFT=1 in the
+    build): a missing, empty or stale entry keeps its English text, and the message that
+    would have been raised is added to this list (or dict, used as an ordered set) instead.
     """
     table = {e.msgid: e for e in po if not e.obsolete}
     out: list[str] = []
@@ -468,17 +474,33 @@ def translate(markdown: str, po: polib.POFile, name: str) -> str:
             continue
         entry = table.get(piece.key)
         english = piece.key if len(piece.key) <= 100 else piece.key[:97] + "..."
+        problem = None
         if entry is None or not entry.msgstr.strip():
-            raise TranslationError(f"po/ko/{name}.po: no Korean for \"{english}\" "
-                                   "(run `make translations`, then translate it)")
-        if "fuzzy" in entry.flags:
-            raise TranslationError(f"po/ko/{name}.po: the Korean for \"{english}\" is stale "
-                                   "(the English changed; update it and remove the fuzzy flag)")
+            problem = (f"po/ko/{name}.po: no Korean for \"{english}\" "
+                       "(run `make translations`, then translate it)")
+        elif "fuzzy" in entry.flags:
+            problem = (f"po/ko/{name}.po: the Korean for \"{english}\" is stale "
+                       "(the English changed; update it and remove the fuzzy flag)")
+        if problem is not None:
+            if draft is None:
+                raise TranslationError(problem)
+            if isinstance(draft, dict):
+                draft[problem] = None
+            else:
+                draft.append(problem)
+            out.extend(piece.lines)
+            continue
         text = entry.msgstr
         if HEADING.match(piece.prefix) and "{#" not in text:
             text = f"{text} {{#{heading_id(piece.key)}}}"
         out.extend(piece.render(text))
     return "\n".join(out)
+
+
+def lookup(po: polib.POFile, key: str, name: str,
+           draft: dict[str, None] | list[str] | None = None) -> str:
+    """The translation of one whole string (a ui string, a title), with translate()'s rules."""
+    return translate(key, po, name, draft) if units(key) == [key] else key
 
 
 def main(argv: list[str] | None = None) -> int:

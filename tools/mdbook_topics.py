@@ -3,7 +3,8 @@
 Hand-written chapters point at walkthroughs by *topic* (TOPICS.md numbers) rather than by
 file name, so they stay right while walkthroughs are renamed or split. The walkthrough
 chosen is the first one (in reading order) whose `covers:` line lists the topic. An empty
-link text, `[](topic:T17)`, becomes the walkthrough's title. A topic that no walkthrough
+link text, `[](topic:T17)`, becomes the walkthrough's title (in the Korean edition, its
+translated title). A topic that no walkthrough
 covers is an error: the build fails and names the chapter and the topic.
 
     python tools/mdbook_topics.py supports html
@@ -12,6 +13,7 @@ covers is an error: the build fails and names the chapter and the topic.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import posixpath
@@ -77,6 +79,12 @@ def main(argv: list[str]) -> int:
     # appeared after the render (or failed to render) must not get links to a missing page.
     source = Path(context["root"]) / context["config"].get("book", {}).get("src", "src")
     rendered = [w for w in find_walkthroughs(directory) if (source / w.page).is_file()]
+    # The Korean edition names the walkthroughs by their translated titles
+    # (GLOW_TTS_TOPIC_TITLES: a JSON file {slug: title}, written by tools/korean_edition.py).
+    titles_file = os.environ.get("GLOW_TTS_TOPIC_TITLES")
+    if titles_file:
+        titles = json.loads(Path(titles_file).read_text(encoding="utf-8"))
+        rendered = [dataclasses.replace(w, title=titles.get(w.slug, w.title)) for w in rendered]
     index = topic_index(rendered)
     allow_missing = os.environ.get("GLOW_TTS_ALLOW_MISSING_TOPICS") == "1"
     errors: list[str] = []

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 SKIP_PAGES = {"print.html", "404.html", "toc.html"}
+SKIP_FOLDERS = ("notebooks", "chapters", "assets", "ko")
 SKIP_TAGS = {"script", "style", "math", "svg", "audio"}
 HEADINGS = {"h1", "h2", "h3", "h4"}
 MAX_BODY_CHARS = 20_000
@@ -117,7 +118,8 @@ def build_index(site: Path) -> list[dict]:
     seen: set[tuple] = set()
     for page in sorted(site.rglob("*.html")):
         relative = page.relative_to(site)
-        if page.name in SKIP_PAGES or relative.parts[0] in ("notebooks", "chapters", "assets"):
+        # ko/: the Korean edition, which has its own index
+        if page.name in SKIP_PAGES or relative.parts[0] in SKIP_FOLDERS:
             continue
         sections = sections_of(page, site, book_title)
         # mdBook writes the first chapter twice (index.html and its own name): index once.

@@ -2,19 +2,38 @@
 the walkthrough computed, so the page's cell shows what is drawn, not how.
 
 Not a walkthrough (the harness collects only ``NN_slug.py``); the walkthroughs import it
-as ``figures`` (their working directory is ``walkthroughs/``). Labels are English.
+as ``figures`` (their working directory is ``walkthroughs/``).
+
+The book has an English and a Korean edition that show the same executed figures, so the
+word labels drawn here are bilingual ("epoch · 에폭"): English first, Korean after, the
+Korean in the bundled Hangul font (glow_tts.fonts; matplotlib falls back to it glyph by
+glyph, the rest of the figure keeps matplotlib's default font). Code, values and terms
+Korean engineers write in English ("global rank" in the boxes) stay as they are.
 """
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+from matplotlib import font_manager
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from glow_tts.fonts import FONT_FAMILY, FONT_PATH
+
+if FONT_FAMILY not in {entry.name for entry in font_manager.fontManager.ttflist}:
+    font_manager.fontManager.addfont(str(FONT_PATH))
+# Latin text in matplotlib's default face; Hangul falls back to the bundled font.
+BILINGUAL = ["DejaVu Sans", FONT_FAMILY]
+
+
+def _both(english: str, korean: str) -> str:
+    return f"{english} · {korean}"
 
 
 def _box(ax, x, y, w, h, text, color="#dbe8f5", fontsize=8):
     ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", fc=color,
                                 ec="0.3", lw=0.8))
-    ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize)
+    ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize,
+            family=BILINGUAL)
 
 
 def _arrow(ax, start, end, color="0.3", style="-|>", lw=0.8, rad=0.0):
@@ -36,12 +55,13 @@ def rank_layout(reports: list[dict], endpoint: str):
     width = 2.6 * per_node + 0.6
     fig, ax = plt.subplots(figsize=(2.9 * len(nodes) * per_node / 2 + 1.5, 3.4))
     _box(ax, len(nodes) * width / 2 - 1.6, 3.1, 3.2, 0.6,
-         f"rendezvous (c10d store)\n{endpoint}", color="#f7e3c4")
+         f"{_both('rendezvous (c10d store)', '랑데부')}\n{endpoint}", color="#f7e3c4")
     for n, (node, members) in enumerate(sorted(nodes.items())):
         x0 = n * width
         ax.add_patch(FancyBboxPatch((x0 + 0.1, 0.1), width - 0.3, 2.3,
                                     boxstyle="round,pad=0.02", fc="0.96", ec="0.5"))
-        ax.text(x0 + 0.25, 2.2, f"node {node} (GROUP_RANK={node})", fontsize=8, va="top")
+        ax.text(x0 + 0.25, 2.2, f"{_both(f'node {node}', f'노드 {node}')} (GROUP_RANK={node})",
+                fontsize=8, va="top", family=BILINGUAL)
         for k, r in enumerate(sorted(members, key=lambda r: int(r["env"]["LOCAL_RANK"]))):
             x = x0 + 0.3 + k * 2.6
             _box(ax, x, 0.35, 2.3, 1.3,
@@ -51,9 +71,11 @@ def rank_layout(reports: list[dict], endpoint: str):
                    style="<|-|>")
     ax.text(len(nodes) * width / 2, -0.2,
             f"world size {len(reports)} = {len(nodes)} nodes x {per_node} processes;  "
-            "global rank = GROUP_RANK x processes per node + LOCAL_RANK",
-            ha="center", va="top", fontsize=8)
-    ax.set(xlim=(-0.1, len(nodes) * width), ylim=(-0.5, 3.9))
+            "global rank = GROUP_RANK x processes per node + LOCAL_RANK\n"
+            f"월드 사이즈 {len(reports)} = 노드 {len(nodes)}개 x 프로세스 {per_node}개;  "
+            "글로벌 랭크 = GROUP_RANK x 노드당 프로세스 수 + LOCAL_RANK",
+            ha="center", va="top", fontsize=8, family=BILINGUAL)
+    ax.set(xlim=(-0.1, len(nodes) * width), ylim=(-0.8, 3.9))
     ax.axis("off")
     plt.tight_layout()
     plt.show()
@@ -66,8 +88,9 @@ def epoch_grid(grid, title: str):
     fig, ax = plt.subplots(figsize=(9, 2.4))
     ax.set_facecolor("0.8")
     ax.imshow(grid.numpy(), aspect="auto", cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
-    ax.set(xlabel="sample index (dataset[i])", ylabel="epoch",
-           yticks=range(grid.shape[0]), title=title)
+    ax.set(yticks=range(grid.shape[0]), title=title)
+    ax.set_xlabel(_both("sample index (dataset[i])", "샘플 인덱스"), family=BILINGUAL)
+    ax.set_ylabel(_both("epoch", "에폭"), family=BILINGUAL)
     ax.title.set_fontsize(9)
     plt.tight_layout()
     plt.show()
@@ -90,9 +113,12 @@ def load_compute_timeline(loads, computes):
         ax.barh(0, d - c, left=c - t0, height=0.6, color="#d9822b", edgecolor="white",
                 lw=0.5)
     ax.set_yticks(range(len(workers) + 1),
-                  ["main: compute"] + [f"worker {w}: __getitem__" for w in workers])
-    ax.set(xlabel="seconds since the first event",
-           title="DataLoader workers load the next batches while the loop computes")
+                  [_both("main: compute", "메인: 계산")]
+                  + [f"worker {w} · 워커 {w}: __getitem__" for w in workers], family=BILINGUAL)
+    ax.set_xlabel(_both("seconds since the first event", "첫 이벤트부터의 초"), family=BILINGUAL)
+    ax.set_title("DataLoader workers load the next batches while the loop computes\n"
+                 "루프가 계산하는 동안 DataLoader 워커가 다음 배치를 불러옵니다",
+                 family=BILINGUAL)
     ax.title.set_fontsize(9)
     plt.tight_layout()
     plt.show()
@@ -146,11 +172,14 @@ def model_shapes(records, attn_shape):
     _arrow(ax, (3.8, proj_m_y + height / 2), (4.05, mas_y + height))
     _arrow(ax, (8.0, top - 2 * gap), (5.95, mas_y + height))
     ax.text(5.0, mas_y - 0.15, "prior means x_m and z meet in the alignment;\n"
-            "durations from attn train proj_w", ha="center", va="top", fontsize=7)
+            "durations from attn train proj_w\n"
+            "사전 분포 평균 x_m과 z가 정렬에서 만나고,\n"
+            "attn에서 얻은 지속 시간으로 proj_w를 학습합니다", ha="center", va="top", fontsize=7,
+            family=BILINGUAL)
     ax.set(xlim=(-0.6, 10), ylim=(mas_y - 1.0, top + 0.6))
     ax.axis("off")
     ax.set_title("FlowGenerator.forward(x, x_lengths, y, y_lengths): "
-                 "shapes recorded by hooks", fontsize=9)
+                 "shapes recorded by hooks · 훅으로 기록한 shape", fontsize=9, family=BILINGUAL)
     plt.tight_layout()
     plt.show()
 
@@ -185,9 +214,13 @@ def mas_table(Q, came_from, path):
             if on_path:
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
                                            ec="#ff5555", lw=1.5))
-    ax.set(xlabel="mel frame j", ylabel="token i", xticks=range(t_y), yticks=range(t_x),
-           title="MAS table Q[i, j] with back-pointers (arrows); red: the path read back "
-                 "from the last cell; grey cells: unreachable")
+    ax.set(xticks=range(t_y), yticks=range(t_x))
+    ax.set_xlabel(_both("mel frame j", "멜 프레임 j"), family=BILINGUAL)
+    ax.set_ylabel(_both("token i", "토큰 i"), family=BILINGUAL)
+    ax.set_title("MAS table Q[i, j] with back-pointers (arrows); red: the path read back "
+                 "from the last cell; grey cells: unreachable\n"
+                 "MAS 표 Q[i, j]와 역추적 포인터(화살표); 빨강: 마지막 칸에서 거슬러 읽은 경로; "
+                 "회색 칸: 도달 불가", family=BILINGUAL)
     ax.title.set_fontsize(9)
     fig.colorbar(im, ax=ax, label="Q[i, j]")
     plt.tight_layout()
@@ -206,10 +239,13 @@ def sample_timeline(rules: dict, n_steps: int, epoch_starts: list[int]):
     for start in epoch_starts[1:]:
         ax.axvline(start - 0.5, color="0.4", ls=":", lw=1)
     for k, start in enumerate(epoch_starts):
-        ax.text(start - 0.4, len(rules) - 0.45, f"epoch {k + 1}", fontsize=8, color="0.3")
+        ax.text(start - 0.4, len(rules) - 0.45, f"epoch · 에폭 {k + 1}", fontsize=8,
+                color="0.3", family=BILINGUAL)
     ax.set_yticks(range(len(rules)), list(rules))
     ax.set(xlim=(0.5, n_steps + 0.5), ylim=(-0.6, len(rules) - 0.2),
-           xticks=range(1, n_steps + 1), xlabel="global step")
-    ax.set_title("when the generated sample runs", fontsize=9)
+           xticks=range(1, n_steps + 1))
+    ax.set_xlabel(_both("global step", "글로벌 스텝"), family=BILINGUAL)
+    ax.set_title(_both("when the generated sample runs", "생성 샘플이 실행되는 때"), fontsize=9,
+                 family=BILINGUAL)
     plt.tight_layout()
     plt.show()
