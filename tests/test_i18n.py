@@ -6,6 +6,7 @@ tests/test_site.py. Catalogs are never edited here: tests work on temporary copi
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -283,7 +284,7 @@ def test_korean_walkthrough_page_keeps_code_and_outputs(tmp_path):
 
 def test_korean_summary_lists_translated_titles(tmp_path):
     root = tmp_path / "po"
-    root.mkdir()
+    root.mkdir(parents=True)
     english = (REPO / "chapters" / "SUMMARY.md").read_text(encoding="utf-8")
     po = i18n.merge(i18n.new_catalog("SUMMARY"),
                     i18n.units(i18n.summary_without_generated(english)))
@@ -404,3 +405,105 @@ def test_topic_links_use_the_translated_titles(tmp_path):
                                 text=True, env=env, check=True)
         content = json.loads(result.stdout)["items"][0]["Chapter"]["content"]
         assert content == f"See [{expected}]({walkthrough.page})."
+
+
+# --------------------------------------------------------------------------- Try it messages
+
+TOY_MODULE = """import x from "./x.mjs";
+// messages:begin
+const MESSAGES = {
+  ready: "Ready.",
+  unsupported: "Cannot read '{char}' (U+{codepoint}): " +
+    "remove it.",
+};
+// messages:end
+say("ready");
+"""
+
+
+def test_web_messages_read_the_module_block(tmp_path):
+    path = tmp_path / "toy.mjs"
+    path.write_text(TOY_MODULE, encoding="utf-8")
+    assert i18n.web_messages(path) == {"ready": "Ready.",
+                                       "unsupported": "Cannot read '{char}' (U+{codepoint}): "
+                                                      "remove it."}
+    bad = TOY_MODULE.replace('  ready: "Ready.",', '  ready: `Ready.`,')
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(i18n.TranslationError, match=r"toy\.mjs:4: not a `name: \"text\",`"):
+        i18n.web_messages(path)
+    path.write_text(TOY_MODULE.replace('"Ready."', '" Ready."'), encoding="utf-8")
+    with pytest.raises(i18n.TranslationError, match=r"message 'ready' is not one catalog unit"):
+        i18n.web_messages(path)
+    path.write_text(TOY_MODULE.replace("// messages:end\n", ""), encoding="utf-8")
+    with pytest.raises(i18n.TranslationError, match=r"no `// messages:begin`"):
+        i18n.web_messages(path)
+
+
+def test_tryit_messages_are_ui_catalog_entries():
+    messages = i18n.web_messages()
+    assert {"loading", "synthesizing", "unsupported", "run", "blank"} <= set(messages)
+    assert "{char}" in messages["unsupported"] and "{codepoint}" in messages["unsupported"]
+    keys = i18n.units(i18n.english_pages()["ui"])
+    # the build's own strings keep their keys; each message is one more entry, as it is
+    assert keys[:len(i18n.UI_STRINGS)] == list(i18n.UI_STRINGS)
+    assert keys[len(i18n.UI_STRINGS):] == list(dict.fromkeys(messages.values()))
+    source = (REPO / "web" / "tryit.mjs").read_text(encoding="utf-8")
+    for name in messages:   # every message is used, none is left in the block unused
+        assert f'say("{name}"' in source or f'"{name}"' in source.split("// messages:end")[1], name
+
+
+def _ui_catalog_copy(tmp_path: Path, change) -> korean_edition.Catalogs:
+    root = tmp_path / "po"
+    root.mkdir(parents=True)
+    po = polib.pofile(str(i18n.catalog_path("ui")), wrapwidth=0)
+    change(po)
+    po.save(str(root / "ui.po"))
+    return korean_edition.Catalogs(root)
+
+
+def test_korean_tryit_messages_come_from_the_ui_catalog(tmp_path):
+    korean = korean_edition.tryit_messages(korean_edition.Catalogs())
+    english = i18n.web_messages()
+    assert set(korean) == set(english)
+    assert korean["unsupported"].startswith("지원하지 않는 문자입니다")
+    for name in english:
+        assert korean[name] != english[name], f"{name}: the Korean edition shows English"
+    out = korean_edition.write_tryit_messages(tmp_path, korean_edition.Catalogs())
+    assert json.loads(out.read_text(encoding="utf-8"))["messages"] == korean
+
+
+def test_a_missing_or_stale_korean_message_fails_the_build(tmp_path):
+    unsupported = i18n.web_messages()["unsupported"]
+
+    def drop(po):
+        po.remove(po.find(unsupported))
+
+    def empty(po):
+        po.find(unsupported).msgstr = ""
+
+    def stale(po):
+        po.find(unsupported).flags.append("fuzzy")
+
+    for n, change in enumerate((drop, empty, stale)):
+        catalogs = _ui_catalog_copy(tmp_path / str(n), change)
+        with pytest.raises(i18n.TranslationError, match=r"po/ko/ui\.po: (no Korean for|the "
+                                                        r"Korean for) \"Cannot read '\{char\}'"):
+            korean_edition.tryit_messages(catalogs)
+        found = i18n.check(catalogs.root, {"ui": i18n.english_pages()["ui"]})
+        assert len(found) == 1 and "po/ko/ui.po" in found[0] and "Cannot read" in found[0]
+    draft = korean_edition.Catalogs(catalogs.root, draft=True)
+    assert korean_edition.tryit_messages(draft)["unsupported"] == unsupported
+    assert len(draft.draft) == 1
+
+
+def test_a_korean_message_must_keep_its_placeholders(tmp_path):
+    unsupported = i18n.web_messages()["unsupported"]
+
+    def lose(po):
+        po.find(unsupported).msgstr = "지원하지 않는 문자입니다: '{char}'."
+    catalogs = _ui_catalog_copy(tmp_path, lose)
+    with pytest.raises(i18n.TranslationError, match=r"the placeholders "
+                                                    r"\['char'\]"):
+        korean_edition.tryit_messages(catalogs)
+    found = i18n.lint([catalogs.root / "ui.po"])
+    assert len(found) == 1 and "placeholders differ" in found[0] and "{codepoint}" in found[0]

@@ -13,6 +13,7 @@ modules and WebAssembly with types Chromium accepts.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -59,9 +60,8 @@ def model_files(site) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def tryit(server, browser_context):
-    """The Try it page, loaded and ready, with what it logged and requested."""
+def _open(server, browser_context, path: str):
+    """A Try it page, loaded and ready, with what it logged and requested."""
     page = browser_context.new_page()
     record = {"console": [], "failed": [], "offsite": []}
     page.on("console", lambda msg: record["console"].append(msg.text)
@@ -72,8 +72,23 @@ def tryit(server, browser_context):
             if resp.status >= 400 else None)
     page.on("request", lambda req: record["offsite"].append(req.url)
             if not req.url.startswith((server, "data:", "blob:")) else None)
-    page.goto(f"{server}/try_it.html", wait_until="load")
+    page.goto(f"{server}/{path}", wait_until="load")
     page.wait_for_selector("#tryit-synthesize:not([disabled])", timeout=SYNTH_TIMEOUT_MS)
+    return page, record
+
+
+@pytest.fixture(scope="module")
+def tryit(server, browser_context):
+    """The Try it page, loaded and ready, with what it logged and requested."""
+    page, record = _open(server, browser_context, "try_it.html")
+    yield page, record
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def tryit_ko(server, browser_context):
+    """The Korean edition's Try it page (ko/try_it.html), loaded and ready."""
+    page, record = _open(server, browser_context, "ko/try_it.html")
     yield page, record
     page.close()
 
@@ -138,6 +153,46 @@ def test_unsupported_character_is_named(tryit, char):
     assert char in message and f"U+{ord(char):04X}" in message, message
     assert page.locator("#tryit-error").is_visible()
     assert not record["console"], record["console"]
+
+
+def _korean_messages() -> dict[str, str]:
+    """{name: Korean} of web/tryit.mjs's messages, read from po/ko/ui.po itself."""
+    import polib
+    sys.path.insert(0, str(REPO / "tools"))
+    import i18n
+    po = polib.pofile(str(i18n.catalog_path("ui")), wrapwidth=0)
+    return {name: po.find(english).msgstr for name, english in i18n.web_messages().items()}
+
+
+def test_korean_page_speaks_korean(tryit_ko, model_files):
+    """The Korean edition's page writes its run-time messages in Korean, from the catalog:
+    an unsupported character is named in Korean, and a sentence is synthesized."""
+    page, record = tryit_ko
+    korean = _korean_messages()
+    assert page.evaluate("document.documentElement.lang") == "ko"
+    assert page.locator("#tryit-status").inner_text() == korean["ready"]
+    run_text = page.locator("#tryit-run").inner_text()
+    assert run_text.startswith(korean["run"].split("{")[0]) and "steps" not in run_text, run_text
+
+    result = _synthesize(page, "안녕하세요 漢 반가워요")
+    expected = korean["unsupported"].replace("{char}", "漢").replace("{codepoint}", "6F22")
+    assert result == {"error": expected}
+    assert expected.startswith("지원하지 않는 문자입니다") and "漢" in expected
+
+    result = _synthesize(page, "안녕하세요, 반가워요.")
+    assert "error" not in result, result
+    assert result["duration"] > 0.3 and result["ids"]
+    done = re.escape(korean["done"])
+    for name in ("tokens", "frames", "seconds", "ms"):
+        done = done.replace(re.escape("{" + name + "}"), r"[0-9.]+")
+    assert re.fullmatch(done, result["status"]), result["status"]
+    run = json.loads((model_files / "run.json").read_text(encoding="utf-8"))
+    if run["data"]["add_blank"]:   # the blanks' rows name them in Korean
+        cells = page.locator("#tryit-tokens tbody td:nth-child(2)").all_inner_texts()
+        assert korean["blank"] in cells and "(blank)" not in cells
+    assert not record["console"], record["console"]
+    assert not record["failed"], record["failed"]
+    assert not record["offsite"], record["offsite"]
 
 
 def test_file_url_says_how_to_serve(site, browser_context):

@@ -17,7 +17,10 @@ Pages and where their English comes from:
 * ``chapters/claims.md``        -> po/ko/claims.po (generated from walkthroughs/claims.toml
   by tools/render_claims.py; extraction renders it first);
 * ``walkthroughs/NN_slug.py``   -> po/ko/walkthroughs/NN_slug.po, from its Markdown cells;
-* the few strings the build itself writes into pages -> po/ko/ui.po.
+* the few strings the build itself writes into pages -> po/ko/ui.po, and with them the
+  messages the Try it page's module writes at run time: the ``MESSAGES`` block of
+  ``web/tryit.mjs`` (see web_messages(); the Korean edition's build writes their Korean
+  into ko/tryit-messages.json).
 
 When an English unit changes, ``update`` does what msgmerge does: the new unit gets the old
 unit's translation marked ``fuzzy`` (with the old English kept as ``#| msgid``) when the two
@@ -42,6 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 PO_ROOT = REPO / "po" / "ko"
 CHAPTERS = REPO / "chapters"
 WALKTHROUGHS = REPO / "walkthroughs"
+WEB_MESSAGES = REPO / "web" / "tryit.mjs"
 LANGUAGE = "ko"
 FUZZY_RATIO = 0.6
 
@@ -250,6 +254,65 @@ UI_STRINGS = (
 )
 
 
+MESSAGES_BEGIN = "// messages:begin"
+MESSAGES_END = "// messages:end"
+_JS_STRING = r'"(?:[^"\\\n]|\\.)*"'
+_MESSAGE_ENTRY = re.compile(rf'\s*([A-Za-z_]\w*)\s*:\s*({_JS_STRING}(?:\s*\+\s*{_JS_STRING})*)\s*,?')
+PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\}")
+
+
+def web_messages(path: Path = WEB_MESSAGES) -> dict[str, str]:
+    """{name: English} of the ``MESSAGES`` object of a page module (web/tryit.mjs).
+
+    The object stands between the lines ``// messages:begin`` and ``// messages:end``:
+    ``const MESSAGES = {``, then entries ``name: "text",`` (a text may be double-quoted
+    strings joined by ``+`` over several lines; JSON escapes), then ``};``. Each text becomes
+    one entry of the ui catalog, keyed by the text as it is, so it must be one unit
+    (not a heading, list item or table row; no blank line). Anything else is an error
+    naming the file and the line, so a message cannot slip past the catalog.
+    """
+    import json
+
+    text = path.read_text(encoding="utf-8")
+    where = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    begin, end = text.find(MESSAGES_BEGIN), text.find(MESSAGES_END)
+    if begin == -1 or end < begin:
+        raise TranslationError(f"{where}: no `{MESSAGES_BEGIN}` ... `{MESSAGES_END}` block "
+                               "(the page's messages, which the ui catalog translates)")
+    block_start = text.index("\n", begin) + 1
+    block = text[block_start:end]
+    first_line = text.count("\n", 0, block_start) + 1
+    lines = [line for line in block.split("\n")]
+    body_start = next((n for n, line in enumerate(lines) if line.strip()), None)
+    if body_start is None or not re.fullmatch(r"\s*const MESSAGES = \{\s*", lines[body_start]) \
+            or lines[-1].strip() or lines[-2].strip() != "};":
+        raise TranslationError(f"{where}:{first_line}: the messages block must be "
+                               "`const MESSAGES = {` ... `};`")
+    body = "\n".join(lines[body_start + 1:-2])
+    body_line = first_line + body_start + 1
+    messages: dict[str, str] = {}
+    pos = 0
+    while body[pos:].strip():
+        match = _MESSAGE_ENTRY.match(body, pos)
+        line = body_line + body.count("\n", 0, pos + len(body[pos:]) - len(body[pos:].lstrip()))
+        if match is None:
+            raise TranslationError(f"{where}:{line}: not a `name: \"text\",` message entry: "
+                                   f"{body[pos:].strip().splitlines()[0]!r}")
+        name = match.group(1)
+        english = "".join(json.loads(part) for part in re.findall(_JS_STRING, match.group(2)))
+        if name in messages:
+            raise TranslationError(f"{where}:{line}: message {name!r} is defined twice")
+        if units(english) != [english]:
+            raise TranslationError(f"{where}:{line}: message {name!r} is not one catalog unit "
+                                   f"(no leading or trailing space, no blank line, not a "
+                                   f"heading, list item or table row): {english!r}")
+        messages[name] = english
+        pos = match.end()
+    if not messages:
+        raise TranslationError(f"{where}:{first_line}: the messages block is empty")
+    return messages
+
+
 def english_pages() -> dict[str, str]:
     """{catalog name: English Markdown} for every page of the book."""
     pages: dict[str, str] = {}
@@ -267,7 +330,7 @@ def english_pages() -> dict[str, str]:
     pages["claims"] = render_claims.render(sections, claims, find_walkthroughs())
     for py in sorted(WALKTHROUGHS.glob("[0-9][0-9]_*.py")):
         pages[f"walkthroughs/{py.stem}"] = markdown_cells(py)
-    pages["ui"] = "\n\n".join(UI_STRINGS)
+    pages["ui"] = "\n\n".join(UI_STRINGS + tuple(web_messages().values()))
     return pages
 
 
@@ -342,7 +405,9 @@ INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\$)(.+?)(?<!\\)\$")
 
 
 def _markup(text: str) -> dict[str, list[str]]:
+    plain = INLINE_MATH.sub("", CODE_SPAN.sub("", text))
     return {"code span": sorted(m.group(0) for m in CODE_SPAN.finditer(text)),
+            "placeholder": sorted(m.group(0) for m in PLACEHOLDER.finditer(plain)),
             "link target": sorted(LINK_TARGET.findall(text)),
             "HTML tag": sorted(HTML_TAG.findall(CODE_SPAN.sub("", text))),
             "math": sorted(m.group(0) for m in INLINE_MATH.finditer(CODE_SPAN.sub("", text)))}

@@ -17,7 +17,10 @@ cells translated, so code, outputs, figures and audio are the English page's.
        and run mdBook into <dest>/ko/, give the Korean headings the English ids (so every
        #anchor works in both), add the Korean-capable search index, and write the
        Korean notebooks into <dest>/ko/notebooks/ (Korean Markdown cells, the English
-       code and executed outputs).
+       code and executed outputs);
+    4. write <dest>/ko/tryit-messages.json: the Korean of the messages web/tryit.mjs writes
+       on the Try it page at run time (its MESSAGES block, in the ui catalog), which the
+       module reads on a page whose <html lang> is "ko".
 
 A missing, empty or stale (fuzzy) catalog entry fails the build with the catalog and the
 English paragraph. GLOW_TTS_I18N_DRAFT=1 is for drafting only: such paragraphs stay
@@ -51,6 +54,7 @@ DRAFT_ENV = "GLOW_TTS_I18N_DRAFT"
 # Where the catalogs are read from: po/ko/, or GLOW_TTS_I18N_CATALOGS (a folder laid out
 # the same way), to try the build against fixture catalogs without touching po/ko/.
 CATALOGS_ENV = "GLOW_TTS_I18N_CATALOGS"
+TRYIT_MESSAGES = "tryit-messages.json"   # <dest>/ko/, beside try_it.html
 HEADING_TEXT = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$")
 PLOT_SUMMARY_HTML = f"<summary>{render.PLOT_SUMMARY}</summary>"
 
@@ -288,6 +292,35 @@ def report_draft(catalogs: Catalogs, log) -> None:
     log(bar)
 
 
+def tryit_messages(catalogs: Catalogs, source: Path = i18n.WEB_MESSAGES) -> dict[str, str]:
+    """{name: Korean} for the MESSAGES of web/tryit.mjs, from the ui catalog.
+
+    A missing, empty or stale entry is the same error as for a page's paragraph (in a
+    draft, the English stays); a translation must keep the English's {placeholders}, which
+    the module fills in at run time.
+    """
+    out = {}
+    for name, english in i18n.web_messages(source).items():
+        korean = catalogs.string(english, "ui")
+        if korean != english:
+            wanted = sorted(i18n.PLACEHOLDER.findall(english))
+            found = sorted(i18n.PLACEHOLDER.findall(korean))
+            if wanted != found:
+                raise i18n.TranslationError(
+                    f"po/ko/ui.po: the Korean for \"{english}\" has the placeholders "
+                    f"{found}, the English {wanted}: keep each {{name}} as it is")
+        out[name] = korean
+    return out
+
+
+def write_tryit_messages(out: Path, catalogs: Catalogs) -> Path:
+    path = out / TRYIT_MESSAGES
+    data = {"lang": "ko", "source": "web/tryit.mjs (MESSAGES) translated by po/ko/ui.po",
+            "messages": tryit_messages(catalogs)}
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
 def build_korean(dest: Path, walkthroughs: list[Walkthrough], quick: bool, run_mdbook,
                  log=print, draft: bool | None = None, po_root: Path | None = None) -> Path:
     """Build <dest>/ko/. run_mdbook(dest, root, extra_env) is build_book's mdBook runner.
@@ -306,6 +339,7 @@ def build_korean(dest: Path, walkthroughs: list[Walkthrough], quick: bool, run_m
     notebooks = prepare_source(walkthroughs, quick, catalogs)
     out = dest / EDITION_DIR
     run_mdbook(out, KO_BOOK, {"GLOW_TTS_TOPIC_TITLES": str(KO_BOOK / "topic-titles.json")})
+    write_tryit_messages(out, catalogs)
     align_heading_ids(dest, out)
     sections = search_index.add_search_index(out)
     log(f"Korean search index: {sections} sections")

@@ -27,6 +27,52 @@ ort.env.wasm.proxy = false;
 
 const $ = (id) => document.getElementById(id);
 
+// Everything this module writes on the page, in English. This block is the source of the
+// translations: tools/i18n.py reads it (one `name: "text"` entry each, adjacent strings
+// joined by +) into the ui catalog, po/ko/ui.po, and the Korean edition's build writes the
+// Korean of each entry into ko/tryit-messages.json, which say() uses on a page whose
+// <html lang> is "ko". {name} is a placeholder say() fills in; a translation keeps each.
+// messages:begin
+const MESSAGES = {
+  loading: "Loading the model and onnxruntime-web …",
+  loadFailed: "The page could not load its files: {error}",
+  ready: "Ready.",
+  synthesizing: "Synthesizing …",
+  done: "{tokens} tokens, {frames} frames, {seconds} s of audio, in {ms} ms.",
+  noLetters: "The text has no letter the model can read: type some Korean.",
+  tooLong: "The text makes {tokens} tokens; one pass takes at most {max}. Shorten it.",
+  tooShort: "The model gave this text less than two frames: type a longer text.",
+  unsupported: "Cannot read '{char}' (U+{codepoint}): the model has no symbol for it, and " +
+    "the page does not drop it silently. Remove or replace it (numbers, counters and " +
+    "Latin letters are read; other scripts and emoji are not).",
+  run: "The model: {config}, trained {steps} steps by walkthrough 15; on the held-out test " +
+    "sentences its duration error is {durationError} % and its mel error ratio {melRatio}.",
+  runQuick: "The model: {config}, trained {steps} steps by walkthrough 15 (a quick build: " +
+    "GLOW_TTS_QUICK=1); on the held-out test sentences its duration error is " +
+    "{durationError} % and its mel error ratio {melRatio}.",
+  blank: "(blank)",
+};
+// messages:end
+
+// The page's language, and its edition's translations of MESSAGES (none for English).
+const LANG = (document.documentElement.lang || "en").toLowerCase();
+let translated = {};
+
+async function loadMessages() {
+  if (LANG === "en" || LANG.startsWith("en-")) return;
+  const found = await fetchJson("../tryit-messages.json");   // beside the edition's page
+  if (found.lang !== LANG) {
+    throw new Error(`tryit-messages.json is for "${found.lang}", the page for "${LANG}"`);
+  }
+  translated = found.messages;
+}
+
+/** MESSAGES[name] in the page's language, each {placeholder} replaced by values' entry. */
+function say(name, values = {}) {
+  const template = translated[name] ?? MESSAGES[name];
+  return template.replace(/\{(\w+)\}/g, (whole, key) => (key in values ? String(values[key]) : whole));
+}
+
 async function fetchJson(name) {
   const response = await fetch(new URL(name, BASE));
   if (!response.ok) throw new Error(`${name}: HTTP ${response.status}`);
@@ -50,12 +96,11 @@ function textToIds(model, text) {
   const { frontend, manifest, run } = model;
   let ids = frontend.textToSequence(text, manifest.text_cleaners);
   if (ids.length === 0) {
-    throw new Error("The text has no letter the model can read: type some Korean.");
+    throw new Error(say("noLetters"));
   }
   if (manifest.add_blank) ids = frontend.intersperse(ids);
   if (ids.length > run.max_tokens) {
-    throw new Error(`The text makes ${ids.length} tokens; one pass takes at most ` +
-                    `${run.max_tokens}. Shorten it.`);
+    throw new Error(say("tooLong", { tokens: ids.length, max: run.max_tokens }));
   }
   return ids;
 }
@@ -119,7 +164,7 @@ async function synthesize(model, ids, noiseScale, lengthScale) {
   const { zM, zLogs, tY, durations } = expandPrior(
     encoded.x_m.data, encoded.x_logs.data, encoded.w_ceil.data, encoded.x_mask.data,
     channels, tX, model.manifest.n_sqz);
-  if (tY < 2) throw new Error("The model gave this text less than two frames: type a longer text.");
+  if (tY < 2) throw new Error(say("tooShort"));
   const noise = normals(channels * tY, SEED);
   const z = new Float32Array(channels * tY);
   for (let k = 0; k < z.length; k++) z[k] = zM[k] + Math.exp(zLogs[k]) * noise[k] * noiseScale;
@@ -196,7 +241,7 @@ function showTokens(model, ids, durations) {
   body.replaceChildren();
   ids.forEach((id, i) => {
     const row = document.createElement("tr");
-    const label = id === model.symbols.length ? "(blank)" : symbolLabel(model, id);
+    const label = id === model.symbols.length ? say("blank") : symbolLabel(model, id);
     for (const value of [i, label, id, durations[i]]) {
       const cell = document.createElement("td");
       cell.textContent = String(value);
@@ -214,10 +259,9 @@ function showError(message) {
 }
 
 function describeRun(run) {
-  const build = run.quick ? " (a quick build: GLOW_TTS_QUICK=1)" : "";
-  return `The model: ${run.config}, trained ${run.steps} steps by walkthrough 15${build}; ` +
-    `on the held-out test sentences its duration error is ` +
-    `${(100 * run.duration_error).toFixed(1)} % and its mel error ratio ${run.mel_ratio.toFixed(2)}.`;
+  return say(run.quick ? "runQuick" : "run", {
+    config: run.config, steps: run.steps,
+    durationError: (100 * run.duration_error).toFixed(1), melRatio: run.mel_ratio.toFixed(2) });
 }
 
 async function main() {
@@ -229,24 +273,25 @@ async function main() {
     $(slider).addEventListener("input", update);
     update();
   }
-  status.textContent = "Loading the model and onnxruntime-web …";
   let model;
   try {
+    await loadMessages();
+    status.textContent = say("loading");
     model = await load();
   } catch (error) {
     status.textContent = "";
-    showError(`The page could not load its files: ${error.message}`);
+    showError(say("loadFailed", { error: error.message }));
     return;
   }
   $("tryit-run").textContent = describeRun(model.run);
   $("tryit-run").dataset.steps = model.run.steps;
-  status.textContent = "Ready.";
+  status.textContent = say("ready");
   button.disabled = false;
 
   button.addEventListener("click", async () => {
     $("tryit-error").hidden = true;
     button.disabled = true;
-    status.textContent = "Synthesizing …";
+    status.textContent = say("synthesizing");
     const started = performance.now();
     try {
       const text = $("tryit-text").value;
@@ -256,10 +301,7 @@ async function main() {
       } catch (error) {
         if (error instanceof UnknownSymbolError) {
           const code = error.char.codePointAt(0).toString(16).toUpperCase().padStart(4, "0");
-          throw new Error(`Cannot read '${error.char}' (U+${code}): the model has no symbol ` +
-                          `for it, and the page does not drop it silently. Remove or replace it ` +
-                          `(numbers, counters and Latin letters are read; other scripts and ` +
-                          `emoji are not).`);
+          throw new Error(say("unsupported", { char: error.char, codepoint: code }));
         }
         throw error;
       }
@@ -275,8 +317,9 @@ async function main() {
       drawMel($("tryit-mel"), out.mel, out.nMel, out.tY, out.durations,
               ids.map((id) => symbolLabel(model, id)));
       const seconds = out.wav.length / rate;
-      status.textContent = `${ids.length} tokens, ${out.tY} frames, ${seconds.toFixed(2)} s of ` +
-        `audio, in ${Math.round(performance.now() - started)} ms.`;
+      status.textContent = say("done", {
+        tokens: ids.length, frames: out.tY, seconds: seconds.toFixed(2),
+        ms: Math.round(performance.now() - started) });
     } catch (error) {
       status.textContent = "";
       showError(error.message);
