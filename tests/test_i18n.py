@@ -297,8 +297,8 @@ def test_korean_summary_lists_translated_titles(tmp_path):
                                            korean_edition.Catalogs(root))
     for w in walkthroughs:
         assert f"- [제목 {w.number}]({w.page})\n" in korean
-    assert ("\n[한 Introduction](introduction.md)\n[한 Try it: hear the book's model](try_it.md)"
-            "\n[한 The notes, claim by claim](claims.md)\n") in korean
+    assert ("\n[한 Introduction](introduction.md)\n[한 The notes, claim by claim](claims.md)"
+            "\n[한 Try it: hear the book's model](try_it.md)\n") in korean
     assert korean.count(i18n.SUMMARY_BEGIN) == 1 and korean.count(i18n.SUMMARY_END) == 1
     assert "{#" not in korean   # part titles: mdBook would show an id as text
     assert "\n# Reading the original\n" in korean

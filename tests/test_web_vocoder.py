@@ -5,10 +5,12 @@ Two mels: an eSpeak NG sentence's (real speech, 228 frames) and the mel a random
 configs/tiny.json's shape decodes for a sentence (loud and unlike speech). The tables come from
 tools/export_web_tables.py, as the site build makes them. Bounds, as measured on this machine:
 
-* Same start phase (torch's, passed in): the JavaScript waveform equals Python's to 1.2e-4 of
-  the peak (speech; 5e-5 for the model's mel), 8.5e-5 RMS. All of it is float32 rounding on the
-  Python side: the same steps in float64 torch agree with JavaScript (float64) to 4e-8.
-  Tested at 6e-4 / 3e-4; against float64 at 1e-6; with 0 iterations at 1e-5.
+* Same start phase (torch's, passed in): the JavaScript (float64) waveform equals the same
+  steps run in float64 torch to 4e-8 of the peak (tested at 1e-6). Its distance from Python's
+  float32 result is that float32 rounding, amplified by 32 momentum iterations: 1.2e-4 of the
+  peak in one pytest process, 1.7e-3 in a full-suite process where torch's FFT and threads
+  were set up differently, so the test measures the float64 computation's distance from
+  Python in the same run and requires the JavaScript's to equal it (within 1%).
 * JavaScript's own start phase: mean |log-magnitude difference| from Python's waveform, over
   the bins below mel_fmax and the frames with energy, is 0.246 (speech) and 0.178 (model);
   Python itself with seed 1 instead of 0 differs by 0.245 and 0.177. Tested at 0.35, and the
@@ -158,6 +160,23 @@ def float64_griffin_lim(mel: torch.Tensor, phase: np.ndarray, n_iter: int = 32, 
     return torch.istft(magnitude * angles, length=length, **args).numpy()
 
 
+def assert_is_python_up_to_float32(js_wav, python_wav, float64_wav) -> None:
+    """The JavaScript waveform is the float64 computation of Python's steps (to ~4e-8), and
+    it differs from Python's float32 result exactly as much as that float64 computation does.
+
+    A fixed bound on JS-vs-Python alone would not do: 32 iterations with momentum 0.99
+    amplify float32 rounding by an amount that depends on the mel and on which FFT and
+    thread layout torch uses (1e-4 of the peak in one process, 3e-3 in another), so the
+    rounding is measured in the same run, against float64.
+    """
+    assert relative_errors(js_wav, float64_wav)[0] < 1e-6
+    js_to_python = relative_errors(js_wav, python_wav)[0]
+    float64_to_python = relative_errors(float64_wav, python_wav)[0]
+    assert abs(js_to_python - float64_to_python) <= 0.01 * float64_to_python + 1e-6, \
+        (js_to_python, float64_to_python)
+    assert js_to_python < 1e-2   # and that rounding is small
+
+
 @pytest.mark.parametrize("which", ["speech", "model"])
 def test_same_start_phase_gives_pythons_waveform(js, mels, which):
     mel = mels[which]
@@ -166,10 +185,7 @@ def test_same_start_phase_gives_pythons_waveform(js, mels, which):
                              {"fn": "griffinLim", "mel": mel, "start_phase": phase, "options": {"nIter": 0}}])
     want = audio.griffin_lim(mel).numpy()
     assert wav.shape == want.shape == ((mel.shape[1] - 1) * 256,)
-    max_err, rms_err = relative_errors(wav, want)
-    assert max_err < 6e-4 and rms_err < 3e-4, (max_err, rms_err)
-    # The difference is Python's float32 rounding: in float64 the two agree to ~4e-8.
-    assert relative_errors(wav, float64_griffin_lim(mel, phase))[0] < 1e-6
+    assert_is_python_up_to_float32(wav, want, float64_griffin_lim(mel, phase))
     # No iteration: the magnitude, start phase and inverse STFT alone.
     assert relative_errors(wav0, audio.griffin_lim(mel, n_iter=0).numpy())[0] < 1e-5
 
@@ -228,9 +244,11 @@ def test_mel_to_wav_peak_scaling_and_wav_bytes(js, mels, hps, tmp_path):
     assert np.abs(js_loud).max() <= inference.WAV_PEAK
     assert np.abs(js_loud).max() == pytest.approx(inference.WAV_PEAK, abs=1e-7)
     assert np.array_equal(js_quiet, js_quiet_raw)  # in range: returned unchanged
-    for got, want in [(js_loud, py_loud), (js_quiet, py_quiet)]:
-        max_err, rms_err = relative_errors(got, want)
-        assert max_err < 6e-4 and rms_err < 3e-4, (max_err, rms_err)
+    for got, want, mel in [(js_loud, py_loud, loud), (js_quiet, py_quiet, quiet)]:
+        exact = float64_griffin_lim(mel, phase)
+        peak = np.abs(exact).max()
+        exact = exact * (inference.WAV_PEAK / peak) if peak > inference.WAV_PEAK else exact
+        assert_is_python_up_to_float32(got, want, exact)
 
     # encodeWav: save_wav's bytes, including rounding halves to even and clipping
     steps = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 32766.5, 32767.0, 40000.0, -32768.5, -40000.0])
