@@ -37,6 +37,7 @@ import glow_tts.fonts.register  # noqa: F401  (a Hangul font: the figure draws j
 import matplotlib.pyplot as plt
 import torch
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 from glow_tts.commons import intersperse
 from glow_tts.corpus.build import build_corpus
 from glow_tts.data_utils import TextMelLoader
@@ -234,15 +235,19 @@ def draw_tokens(ax, token_ids, title):
     ax.set_xlim(0, len(token_ids))
     ax.set_ylim(0, 1)
     ax.axis("off")
-    ax.set_title(title, fontsize=10, loc="left")
+    ax.set_title(title, fontsize=10, loc="left", family=figures.BILINGUAL)
 
 
 head = x_plain[:12].tolist()
 spaced = intersperse(head, BLANK_ID)
 fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(9, 2.6))
 draw_tokens(ax0, head,
-            f"“{sequence_to_text(head)}”: {len(head)} tokens (add_blank=False)")
+            f"“{sequence_to_text(head)}”: "
+            f"{figures.both(f'{len(head)} tokens', f'토큰 {len(head)}개')} "
+            "(add_blank=False)")
 
-draw_tokens(ax1, spaced, f"add_blank=True: {len(spaced)} tokens, blank id {BLANK_ID}")
+draw_tokens(ax1, spaced, f"add_blank=True: "
+            f"{figures.both(f'{len(spaced)} tokens', f'토큰 {len(spaced)}개')}, "
+            f"{figures.both('blank id', '빈 토큰 ID')} {BLANK_ID}")
 plt.tight_layout()
 plt.show()

@@ -31,6 +31,7 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 from glow_tts.audio import MelSpectrogram
 from glow_tts.hparams import get_hparams_from_file
 
@@ -142,8 +143,11 @@ assert basis[-1].max() < basis[0].max()               # ... and lower (area-norm
 fig, ax = plt.subplots(figsize=(8, 2.6))
 for row in range(0, 80, 4):
     ax.plot(bin_hz, basis[row], lw=1)
-ax.set(xlabel="frequency (Hz)", ylabel="weight", xlim=(0, 8500),
-       title="mel filterbank: every 4th of the 80 bands")
+ax.set_xlim(0, 8500)
+ax.set_xlabel(figures.both("frequency (Hz)", "주파수 (Hz)"), family=figures.BILINGUAL)
+ax.set_ylabel(figures.both("weight", "가중치"), family=figures.BILINGUAL)
+ax.set_title(figures.both("mel filterbank: every 4th of the 80 bands",
+                          "멜 필터뱅크: 80개 밴드 중 4개마다 하나"), family=figures.BILINGUAL)
 plt.tight_layout()
 plt.show()
 
@@ -198,10 +202,16 @@ assert torch.allclose(shifted[:, 1 + 4:-4], mel[:, 4:-4], atol=1e-4)
 fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(8, 5), sharex=False)
 
 ax0.plot(t, wav, lw=0.5)
-ax0.set(xlabel="time (s)", ylabel="amplitude", title="waveform", xlim=(0, t[-1].item()))
+ax0.set_xlim(0, t[-1].item())
+ax0.set_xlabel(figures.both("time (s)", "시간 (s)"), family=figures.BILINGUAL)
+ax0.set_ylabel(figures.both("amplitude", "진폭"), family=figures.BILINGUAL)
+ax0.set_title(figures.both("waveform", "파형"), family=figures.BILINGUAL)
 im = ax1.imshow(mel.numpy(), origin="lower", aspect="auto", cmap="magma")
-ax1.set(xlabel=f"frame (hop {hop} samples)", ylabel="mel band",
-        title=f"log-mel spectrogram {list(mel.shape)}")
+ax1.set_xlabel(figures.both(f"frame (hop {hop} samples)", f"프레임 (홉 {hop} 샘플)"),
+               family=figures.BILINGUAL)
+ax1.set_ylabel(figures.both("mel band", "멜 채널"), family=figures.BILINGUAL)
+ax1.set_title(f"{figures.both('log-mel spectrogram', '로그 멜 스펙트로그램')} "
+              f"{list(mel.shape)}", family=figures.BILINGUAL)
 fig.colorbar(im, ax=ax1, label="ln(mel)")
 plt.tight_layout()
 plt.show()

@@ -220,16 +220,21 @@ fig, axes = plt.subplots(1, 5, figsize=(12, 3.2),
                          gridspec_kw={"width_ratios": [1.3, 1, 1, 1, 1]})
 ids = x.float().masked_fill(x == 0, float("nan"))
 axes[0].imshow(ids.numpy(), aspect="auto", cmap="viridis", interpolation="nearest")
-axes[0].set(title="x: token ids [B, T_x]", xlabel="token position",
-            ylabel="batch row (by text length)",
-            yticks=range(4))
+axes[0].set_yticks(range(4))
+axes[0].set_title(f"x: {figures.both('token ids', '토큰 ID')} [B, T_x]",
+                  family=figures.BILINGUAL)
+axes[0].set_xlabel(figures.both("token position", "토큰 위치"), family=figures.BILINGUAL)
+axes[0].set_ylabel(figures.both("batch row (by text length)", "배치 행 (텍스트 길이순)"),
+                   family=figures.BILINGUAL)
 for row in range(4):
     ax = axes[row + 1]
     ax.imshow(y[row].numpy(), origin="lower", aspect="auto", cmap="magma",
               vmin=-11.5, vmax=2)
     ax.axvspan(int(y_lengths[row]) - 0.5, y.shape[2] - 0.5, facecolor="none",
                edgecolor="0.6", hatch="//")
-    ax.set(title=f"y[{row}]: {int(y_lengths[row])} / {y.shape[2]} frames", xlabel="frame")
+    ax.set_title(f"y[{row}]: {int(y_lengths[row])} / {y.shape[2]} "
+                 f"{figures.both('frames', '프레임')}", family=figures.BILINGUAL)
+    ax.set_xlabel(figures.both("frame", "프레임"), family=figures.BILINGUAL)
     ax.set_yticks([])
 plt.tight_layout()
 plt.show()

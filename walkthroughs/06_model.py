@@ -301,9 +301,16 @@ for ax, data in [(ax0, demo[0]), (ax1, squeezed[0])]:
     for (row, col), value in zip(cells.tolist(), data.flatten().tolist()):
         ch, fr = divmod(int(value), 8)
         ax.text(col, row, f"c{ch}\nf{fr}", ha="center", va="center", fontsize=7)
-ax0.set(title="before squeeze: [1, 3, 8] (channel x frame)", xlabel="frame",
-        ylabel="channel", yticks=range(3))
-ax1.set(title="after squeeze: [1, 6, 4]", xlabel="new frame", ylabel="new channel")
+ax0.set_yticks(range(3))
+ax0.set_title(f"{figures.both('before squeeze', '스퀴즈 전')}: [1, 3, 8] "
+              f"({figures.both('channel x frame', '채널 x 프레임')})",
+              family=figures.BILINGUAL)
+ax0.set_xlabel(figures.both("frame", "프레임"), family=figures.BILINGUAL)
+ax0.set_ylabel(figures.both("channel", "채널"), family=figures.BILINGUAL)
+ax1.set_title(f"{figures.both('after squeeze', '스퀴즈 후')}: [1, 6, 4]",
+              family=figures.BILINGUAL)
+ax1.set_xlabel(figures.both("new frame", "새 프레임"), family=figures.BILINGUAL)
+ax1.set_ylabel(figures.both("new channel", "새 채널"), family=figures.BILINGUAL)
 plt.tight_layout()
 plt.show()
 

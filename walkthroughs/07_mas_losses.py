@@ -224,10 +224,13 @@ except ValueError as err:
 fig, ax = plt.subplots(figsize=(7, 2.8))
 im = ax.imshow(logp[0].numpy(), aspect="auto", cmap="viridis", origin="lower")
 ys, xs = torch.nonzero(found[0], as_tuple=True)
-ax.plot(xs, ys, "w.-", lw=1.5, ms=8, label="MAS path")
-ax.set(xlabel="mel frame j", ylabel="token i",
-       title="log-likelihood matrix logp[i, j] and the monotonic alignment")
-ax.legend(loc="upper left", fontsize=8)
+ax.plot(xs, ys, "w.-", lw=1.5, ms=8, label=figures.both("MAS path", "MAS 경로"))
+ax.set_xlabel(figures.both("mel frame j", "멜 프레임 j"), family=figures.BILINGUAL)
+ax.set_ylabel(figures.both("token i", "토큰 i"), family=figures.BILINGUAL)
+ax.set_title(figures.both("log-likelihood matrix logp[i, j] and the monotonic alignment",
+                          "로그 우도 행렬 logp[i, j]와 단조 정렬", sep="\n"),
+             family=figures.BILINGUAL)
+ax.legend(loc="upper left", prop={"family": figures.BILINGUAL, "size": 8})
 fig.colorbar(im, ax=ax, label=r"$\log\,\mathcal{N}(z_j;\ \mu_i, \sigma_i)$")
 plt.tight_layout()
 plt.show()

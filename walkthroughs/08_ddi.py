@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 import glow_tts.init
 import glow_tts.models
 from glow_tts import modules
@@ -257,15 +258,19 @@ assert plain_mean.max() < -1 and (plain_std - 1).abs().max() > 0.1
 
 # %% tags=["plot"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3), sharey=True)
-panels = ((axes[0], (plain_mean, plain_std), "no DDI: first ActNorm output"),
-          (axes[1], stats[0], "after DDI: first ActNorm output"))
+first = figures.both("first ActNorm output", "첫 ActNorm 출력")
+panels = ((axes[0], (plain_mean, plain_std),
+           f"{figures.both('no DDI', 'DDI 없음')}: {first}"),
+          (axes[1], stats[0], f"{figures.both('after DDI', 'DDI 후')}: {first}"))
 for ax, (mean, std), title in panels:
-    ax.plot(mean.numpy(), label="mean per channel")
-    ax.plot(std.numpy(), label="std per channel")
+    ax.plot(mean.numpy(), label=figures.both("mean per channel", "채널별 평균"))
+    ax.plot(std.numpy(), label=figures.both("std per channel", "채널별 표준편차"))
     ax.axhline(0, color="gray", lw=0.5)
     ax.axhline(1, color="gray", lw=0.5, ls="--")
-    ax.set(title=title, xlabel=f"channel ({mean.numel()} after the squeeze)")
-axes[0].legend()
+    ax.set_title(title, family=figures.BILINGUAL)
+    ax.set_xlabel(figures.both(f"channel ({mean.numel()} after the squeeze)",
+                               f"채널 (스퀴즈 후 {mean.numel()}개)"), family=figures.BILINGUAL)
+axes[0].legend(prop={"family": figures.BILINGUAL})
 fig.tight_layout()
 plt.show()
 

@@ -35,6 +35,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 from glow_tts import commons
 from glow_tts.hparams import get_hparams_from_file
 
@@ -91,11 +92,14 @@ assert optimizer_g.get_lr() == optimizer_g.lr_at(1)   # the first update uses lr
 fig, ax = plt.subplots(figsize=(7, 3))
 ax.plot(steps, rates * 1e3)
 ax.axvline(w, color="gray", ls="--", lw=1)
-ax.annotate(f"peak at s = w = {w}\n{rates.max() * 1e3:.3f}e-3", (w, rates.max() * 1e3),
-            xytext=(w * 1.6, rates.max() * 1e3 * 0.92), arrowprops=dict(arrowstyle="->"))
-ax.set_xlabel("update s")
-ax.set_ylabel("learning rate (×1e-3)")
-ax.set_title("Noam schedule, d = 192, w = 4000, lr0 = 1")
+ax.annotate(f"{figures.both('peak', '최댓값')} at s = w = {w}\n{rates.max() * 1e3:.3f}e-3",
+            (w, rates.max() * 1e3), xytext=(w * 1.6, rates.max() * 1e3 * 0.92),
+            arrowprops=dict(arrowstyle="->"), family=figures.BILINGUAL)
+ax.set_xlabel(figures.both("update s", "업데이트 s"), family=figures.BILINGUAL)
+ax.set_ylabel(figures.both("learning rate (×1e-3)", "학습률 (×1e-3)"),
+              family=figures.BILINGUAL)
+ax.set_title(figures.both("Noam schedule", "Noam 스케줄") + ", d = 192, w = 4000, lr0 = 1",
+             family=figures.BILINGUAL)
 fig.tight_layout()
 plt.show()
 

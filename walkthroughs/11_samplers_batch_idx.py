@@ -36,6 +36,7 @@ import torch
 from torch.utils.data import (DataLoader, DistributedSampler, RandomSampler,
                               SequentialSampler, TensorDataset)
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 from glow_tts.hparams import get_hparams_from_file
 from glow_tts.models import FlowGenerator
 from glow_tts.text.symbols import symbols
@@ -229,10 +230,12 @@ for epoch, ax in enumerate(axes):
     ax.imshow(owner[None, :].numpy(), cmap="Set2", vmin=0, vmax=7, aspect="auto")
     for i, r in enumerate(owner.tolist()):
         ax.text(i, 0, f"r{r}", ha="center", va="center", fontsize=8)
-    ax.set_title(f"epoch {epoch}: utterance -> rank")
+    ax.set_title(f"{figures.both(f'epoch {epoch}', f'에폭 {epoch}')}: "
+                 f"{figures.both('utterance -> rank', '발화 -> 랭크')}",
+                 family=figures.BILINGUAL)
     ax.set_xticks(range(12))
     ax.set_yticks([])
-    ax.set_xlabel("utterance index")
+    ax.set_xlabel(figures.both("utterance index", "발화 인덱스"), family=figures.BILINGUAL)
 fig.tight_layout()
 plt.show()
 

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from IPython.display import Audio, display
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 from glow_tts import modules
 from glow_tts.audio import MelSpectrogram, griffin_lim
 from glow_tts.checkpoint import checkpoint_paths, load_checkpoint
@@ -249,12 +250,17 @@ for col, ls in enumerate((1.0, 2.0)):
     out = synthesize(model, hps, text, noise_scale=0.667, length_scale=ls, vocode=False)
     n_frames = out["mel"].shape[1]
     axes[0, col].imshow(out["mel"].numpy(), origin="lower", aspect="auto", cmap="magma")
-    axes[0, col].set(title=f"generated mel, length_scale={ls} ({n_frames} frames)",
-                     ylabel="mel band")
+    axes[0, col].set_title(f"{figures.both('generated mel', '생성된 멜')}, length_scale={ls} "
+                           f"({figures.both(f'{n_frames} frames', f'{n_frames} 프레임')})",
+                           family=figures.BILINGUAL)
+    axes[0, col].set_ylabel(figures.both("mel band", "멜 채널"), family=figures.BILINGUAL)
     axes[1, col].imshow(out["attn"].numpy(), origin="lower", aspect="auto", cmap="Greys",
                         interpolation="nearest")
-    axes[1, col].set(xlabel="frame", ylabel="token",
-                     title="alignment from the predicted durations")
+    axes[1, col].set_xlabel(figures.both("frame", "프레임"), family=figures.BILINGUAL)
+    axes[1, col].set_ylabel(figures.both("token", "토큰"), family=figures.BILINGUAL)
+    axes[1, col].set_title(figures.both("alignment from the predicted durations",
+                                        "예측한 지속 시간으로 만든 정렬"),
+                           family=figures.BILINGUAL)
 
 for ax in axes.flat:
     ax.set_xlim(0, frames[2.0])

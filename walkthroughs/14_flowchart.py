@@ -37,6 +37,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.patches import ConnectionPatch, FancyBboxPatch
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 import glow_tts.train
 from glow_tts.corpus import build_corpus
 from glow_tts.hparams import get_hparams_from_file
@@ -332,10 +333,13 @@ for row, (key, _, _) in enumerate(ORIGINAL):
         ax.add_artist(ConnectionPatch((left_x + box_w, -row), (right_x, -other), "data",
                                       color="#c0392b" if crossed else "0.5",
                                       lw=1.4 if crossed else 0.7))
-ax.text(left_x, 1.0, "original train.py (from its source; line numbers)",
-        fontsize=10, weight="bold")
-ax.text(right_x, 1.0, "ours (recorded on rank 0 of a 2-process run: callee <- caller)",
-        fontsize=10, weight="bold")
+ax.text(left_x, 1.0, figures.both("original train.py (from its source; line numbers)",
+                                  "원본 train.py (소스에서; 줄 번호)", sep="\n"),
+        fontsize=10, weight="bold", family=figures.BILINGUAL)
+ax.text(right_x, 1.0,
+        figures.both("ours (recorded on rank 0 of a 2-process run: callee <- caller)",
+                     "우리 코드 (프로세스 2개 실행의 랭크 0에서 기록: 피호출 <- 호출)", sep="\n"),
+        fontsize=10, weight="bold", family=figures.BILINGUAL)
 ax.set_xlim(-0.2, right_x + box_w + 0.2)
 ax.set_ylim(-max(len(ORIGINAL), len(ours)), 1.6)
 ax.axis("off")

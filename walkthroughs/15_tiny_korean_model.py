@@ -47,6 +47,7 @@ import torch
 from IPython.display import Audio, display
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import figures  # plotting helpers of the walkthroughs (walkthroughs/figures.py)
 from glow_tts import quality
 from glow_tts.audio import load_wav
 from glow_tts.checkpoint import load_checkpoint
@@ -200,9 +201,13 @@ fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 3.0 * n_rows + 0
                          squeeze=False)
 for ax, (step, (attn, distance)) in zip(axes.flat, snapshots.items()):
     ax.imshow(attn, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest")
-    ax.set(title=f"step {step} (distance from the diagonal {distance:.3f})",
-           xlabel="mel frame", ylabel="token (jamo)")
-fig.suptitle(f"alignment of a test sentence: {watch_text}")
+    ax.set_title(f"{figures.both(f'step {step}', f'스텝 {step}')} "
+                 f"({figures.both('distance from the diagonal', '대각선과의 거리')} "
+                 f"{distance:.3f})", family=figures.BILINGUAL)
+    ax.set_xlabel(figures.both("mel frame", "멜 프레임"), family=figures.BILINGUAL)
+    ax.set_ylabel(figures.both("token (jamo)", "토큰 (자모)"), family=figures.BILINGUAL)
+fig.suptitle(f"{figures.both('alignment of a test sentence', '테스트 문장의 정렬')}: "
+             f"{watch_text}", family=figures.BILINGUAL)
 fig.tight_layout()
 plt.show()
 
@@ -223,12 +228,15 @@ eval_dur = [(e.step, e.value) for e in events.Scalars("loss/g/1")]
 
 # %% tags=["plot"]
 fig, ax = plt.subplots(figsize=(8, 3.5))
-ax.plot(steps, l_mle, lw=0.8, label="training l_mle")
-ax.plot(steps, l_length, lw=0.8, label="training l_length")
-ax.plot(*zip(*eval_mle), "o-", label="validation l_mle")
-ax.plot(*zip(*eval_dur), "s-", label="validation l_length")
-ax.set(xlabel="step", ylabel="loss", title="losses of the tiny model")
-ax.legend()
+ax.plot(steps, l_mle, lw=0.8, label=figures.both("training", "학습") + " l_mle")
+ax.plot(steps, l_length, lw=0.8, label=figures.both("training", "학습") + " l_length")
+ax.plot(*zip(*eval_mle), "o-", label=figures.both("validation", "검증") + " l_mle")
+ax.plot(*zip(*eval_dur), "s-", label=figures.both("validation", "검증") + " l_length")
+ax.set_xlabel(figures.both("step", "스텝"), family=figures.BILINGUAL)
+ax.set_ylabel(figures.both("loss", "손실"), family=figures.BILINGUAL)
+ax.set_title(figures.both("losses of the tiny model", "작은 모델의 손실"),
+             family=figures.BILINGUAL)
+ax.legend(prop={"family": figures.BILINGUAL})
 fig.tight_layout()
 plt.show()
 
@@ -305,8 +313,10 @@ for row, (path, text) in enumerate(test_items[:3]):
     for ax, image in ((axes[row, 0], out["mel"].numpy()), (axes[row, 1], real)):
         ax.imshow(image, origin="lower", aspect="auto", cmap="magma", vmin=-11.5, vmax=2)
 
-    axes[row, 0].set_title(f"synthesized: {text}", fontsize=9)
-    axes[row, 1].set_title("eSpeak recording", fontsize=9)
+    axes[row, 0].set_title(f"{figures.both('synthesized', '합성')}: {text}", fontsize=9,
+                           family=figures.BILINGUAL)
+    axes[row, 1].set_title(figures.both("eSpeak recording", "eSpeak 녹음"), fontsize=9,
+                           family=figures.BILINGUAL)
     assert out["wav"].numel() == (out["mel"].shape[1] - 1) * hps.data.hop_length
     low, high = (0.4, 1.8) if QUICK else (0.6, 1.5)
     # about the right length

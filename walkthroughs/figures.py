@@ -25,8 +25,15 @@ if FONT_FAMILY not in {entry.name for entry in font_manager.fontManager.ttflist}
 BILINGUAL = ["DejaVu Sans", FONT_FAMILY]
 
 
-def _both(english: str, korean: str) -> str:
-    return f"{english} · {korean}"
+def both(english: str, korean: str, sep: str = " · ") -> str:
+    """One bilingual label, English first: ``both("epoch", "에폭")`` is "epoch · 에폭";
+    ``sep="\n"`` puts a long title's Korean on a second line.
+
+    Draw it with ``family=BILINGUAL`` so the Korean half uses the bundled Hangul font."""
+    return f"{english}{sep}{korean}"
+
+
+_both = both  # the helpers below were written with the private name
 
 
 def _box(ax, x, y, w, h, text, color="#dbe8f5", fontsize=8):
