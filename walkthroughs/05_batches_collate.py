@@ -221,19 +221,20 @@ fig, axes = plt.subplots(1, 5, figsize=(12, 3.2),
 ids = x.float().masked_fill(x == 0, float("nan"))
 axes[0].imshow(ids.numpy(), aspect="auto", cmap="viridis", interpolation="nearest")
 axes[0].set_yticks(range(4))
-axes[0].set_title(f"x: {figures.both('token ids', '토큰 ID')} [B, T_x]",
+axes[0].set_title(figures.both("x: token ids [B, T_x]", "x: 토큰 ID [B, T_x]", sep="\n"),
                   family=figures.BILINGUAL)
 axes[0].set_xlabel(figures.both("token position", "토큰 위치"), family=figures.BILINGUAL)
-axes[0].set_ylabel(figures.both("batch row (by text length)", "배치 행 (텍스트 길이순)"),
-                   family=figures.BILINGUAL)
+axes[0].set_ylabel(figures.both("batch row (by text length)", "배치 행 (텍스트 길이순)",
+                                sep="\n"), family=figures.BILINGUAL)
 for row in range(4):
     ax = axes[row + 1]
     ax.imshow(y[row].numpy(), origin="lower", aspect="auto", cmap="magma",
               vmin=-11.5, vmax=2)
     ax.axvspan(int(y_lengths[row]) - 0.5, y.shape[2] - 0.5, facecolor="none",
                edgecolor="0.6", hatch="//")
-    ax.set_title(f"y[{row}]: {int(y_lengths[row])} / {y.shape[2]} "
-                 f"{figures.both('frames', '프레임')}", family=figures.BILINGUAL)
+    row_frames = f"y[{row}]: {int(y_lengths[row])} / {y.shape[2]}"
+    ax.set_title(figures.both(f"{row_frames} frames", f"{row_frames} 프레임", sep="\n"),
+                 family=figures.BILINGUAL)
     ax.set_xlabel(figures.both("frame", "프레임"), family=figures.BILINGUAL)
     ax.set_yticks([])
 plt.tight_layout()

@@ -258,10 +258,12 @@ assert plain_mean.max() < -1 and (plain_std - 1).abs().max() > 0.1
 
 # %% tags=["plot"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3), sharey=True)
-first = figures.both("first ActNorm output", "첫 ActNorm 출력")
 panels = ((axes[0], (plain_mean, plain_std),
-           f"{figures.both('no DDI', 'DDI 없음')}: {first}"),
-          (axes[1], stats[0], f"{figures.both('after DDI', 'DDI 후')}: {first}"))
+           figures.both("no DDI: first ActNorm output", "DDI 없음: 첫 ActNorm 출력",
+                        sep="\n")),
+          (axes[1], stats[0],
+           figures.both("after DDI: first ActNorm output", "DDI 후: 첫 ActNorm 출력",
+                        sep="\n")))
 for ax, (mean, std), title in panels:
     ax.plot(mean.numpy(), label=figures.both("mean per channel", "채널별 평균"))
     ax.plot(std.numpy(), label=figures.both("std per channel", "채널별 표준편차"))

@@ -230,8 +230,8 @@ for epoch, ax in enumerate(axes):
     ax.imshow(owner[None, :].numpy(), cmap="Set2", vmin=0, vmax=7, aspect="auto")
     for i, r in enumerate(owner.tolist()):
         ax.text(i, 0, f"r{r}", ha="center", va="center", fontsize=8)
-    ax.set_title(f"{figures.both(f'epoch {epoch}', f'에폭 {epoch}')}: "
-                 f"{figures.both('utterance -> rank', '발화 -> 랭크')}",
+    ax.set_title(figures.both(f"epoch {epoch}: utterance -> rank",
+                              f"에폭 {epoch}: 발화 -> 랭크", sep="\n"),
                  family=figures.BILINGUAL)
     ax.set_xticks(range(12))
     ax.set_yticks([])

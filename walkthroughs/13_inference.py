@@ -250,16 +250,17 @@ for col, ls in enumerate((1.0, 2.0)):
     out = synthesize(model, hps, text, noise_scale=0.667, length_scale=ls, vocode=False)
     n_frames = out["mel"].shape[1]
     axes[0, col].imshow(out["mel"].numpy(), origin="lower", aspect="auto", cmap="magma")
-    axes[0, col].set_title(f"{figures.both('generated mel', '생성된 멜')}, length_scale={ls} "
-                           f"({figures.both(f'{n_frames} frames', f'{n_frames} 프레임')})",
-                           family=figures.BILINGUAL)
+    axes[0, col].set_title(
+        figures.both(f"generated mel, length_scale={ls} ({n_frames} frames)",
+                     f"생성된 멜, length_scale={ls} ({n_frames} 프레임)", sep="\n"),
+        family=figures.BILINGUAL)
     axes[0, col].set_ylabel(figures.both("mel band", "멜 채널"), family=figures.BILINGUAL)
     axes[1, col].imshow(out["attn"].numpy(), origin="lower", aspect="auto", cmap="Greys",
                         interpolation="nearest")
     axes[1, col].set_xlabel(figures.both("frame", "프레임"), family=figures.BILINGUAL)
     axes[1, col].set_ylabel(figures.both("token", "토큰"), family=figures.BILINGUAL)
     axes[1, col].set_title(figures.both("alignment from the predicted durations",
-                                        "예측한 지속 시간으로 만든 정렬"),
+                                        "예측한 지속 시간으로 만든 정렬", sep="\n"),
                            family=figures.BILINGUAL)
 
 for ax in axes.flat:

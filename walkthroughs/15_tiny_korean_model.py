@@ -201,9 +201,9 @@ fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 3.0 * n_rows + 0
                          squeeze=False)
 for ax, (step, (attn, distance)) in zip(axes.flat, snapshots.items()):
     ax.imshow(attn, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest")
-    ax.set_title(f"{figures.both(f'step {step}', f'스텝 {step}')} "
-                 f"({figures.both('distance from the diagonal', '대각선과의 거리')} "
-                 f"{distance:.3f})", family=figures.BILINGUAL)
+    ax.set_title(figures.both(f"step {step} (distance from the diagonal {distance:.3f})",
+                              f"스텝 {step} (대각선과의 거리 {distance:.3f})", sep="\n"),
+                 family=figures.BILINGUAL)
     ax.set_xlabel(figures.both("mel frame", "멜 프레임"), family=figures.BILINGUAL)
     ax.set_ylabel(figures.both("token (jamo)", "토큰 (자모)"), family=figures.BILINGUAL)
 fig.suptitle(f"{figures.both('alignment of a test sentence', '테스트 문장의 정렬')}: "
