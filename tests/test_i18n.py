@@ -357,6 +357,20 @@ def test_korean_notebook_sources_keep_the_code(tmp_path):
             [(c.cell_type, c.source) for c in english.cells], walkthrough.slug
 
 
+def test_make_notebooks_writes_both_languages(tmp_path):
+    """`make notebooks` (--notebooks-only) writes the Korean notebooks too: the same cells,
+    code byte for byte, each Markdown cell the catalog's Korean."""
+    build_book.build(dest=tmp_path, notebooks_only=True)
+    for walkthrough in find_walkthroughs():
+        english = nbformat.read(tmp_path / "notebooks" / f"{walkthrough.slug}.ipynb", 4)
+        korean = nbformat.read(tmp_path / "ko" / "notebooks" / f"{walkthrough.slug}.ipynb", 4)
+        assert [c.cell_type for c in korean.cells] == [c.cell_type for c in english.cells]
+        pairs = list(zip(english.cells, korean.cells))
+        assert all(k.source == e.source for e, k in pairs if e.cell_type == "code")
+        title = next(k.source for e, k in pairs if e.cell_type == "markdown").splitlines()[0]
+        assert any("\uac00" <= ch <= "\ud7a3" for ch in title), (walkthrough.slug, title)
+
+
 def test_lab_copies_run_beside_configs(tmp_path, monkeypatch):
     monkeypatch.setattr(korean_edition, "find_walkthroughs", lambda: find_walkthroughs()[:2])
     korean_edition.write_lab_copies(tmp_path, draft=True, log=lambda *_: None)
