@@ -357,15 +357,47 @@ def test_korean_notebook_sources_keep_the_code(tmp_path):
             [(c.cell_type, c.source) for c in english.cells], walkthrough.slug
 
 
+def test_make_notebooks_writes_both_languages(tmp_path):
+    """`make notebooks` (--notebooks-only) writes the Korean notebooks too: the same cells,
+    code byte for byte, each Markdown cell the catalog's Korean."""
+    build_book.build(dest=tmp_path, notebooks_only=True)
+    for walkthrough in find_walkthroughs():
+        english = nbformat.read(tmp_path / "notebooks" / f"{walkthrough.slug}.ipynb", 4)
+        korean = nbformat.read(tmp_path / "ko" / "notebooks" / f"{walkthrough.slug}.ipynb", 4)
+        assert [c.cell_type for c in korean.cells] == [c.cell_type for c in english.cells]
+        pairs = list(zip(english.cells, korean.cells))
+        assert all(k.source == e.source for e, k in pairs if e.cell_type == "code")
+        title = next(k.source for e, k in pairs if e.cell_type == "markdown").splitlines()[0]
+        assert any("\uac00" <= ch <= "\ud7a3" for ch in title), (walkthrough.slug, title)
+
+
 def test_lab_copies_run_beside_configs(tmp_path, monkeypatch):
     monkeypatch.setattr(korean_edition, "find_walkthroughs", lambda: find_walkthroughs()[:2])
     korean_edition.write_lab_copies(tmp_path, draft=True, log=lambda *_: None)
     folder = tmp_path / "walkthroughs"
-    assert sorted(p.name for p in folder.iterdir())[:2] == \
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))[:2] == \
         [w.path.name for w in find_walkthroughs()[:2]]
     assert (folder / "figures.py").is_file()
     assert (folder / ".." / "configs" / "base.json").resolve() == \
         (REPO / "configs" / "base.json").resolve()
+
+
+def test_lab_copies_keep_what_the_reader_edited(tmp_path, monkeypatch):
+    """A second `make lab EDITION=ko` refreshes untouched copies but never overwrites one the
+    reader edited in JupyterLab; it says which it kept."""
+    monkeypatch.setattr(korean_edition, "find_walkthroughs", lambda: find_walkthroughs()[:2])
+    korean_edition.write_lab_copies(tmp_path, draft=True, log=lambda *_: None)
+    first, second = (tmp_path / "walkthroughs" / w.path.name for w in find_walkthroughs()[:2])
+    edited = first.read_text(encoding="utf-8") + "\n# %%\nmy_own_cell = 1\n"
+    first.write_text(edited, encoding="utf-8")
+    second.write_text("stale copy from an older translation", encoding="utf-8")
+    (second.parent / f".{second.name}.written").write_text("stale copy from an older "
+                                                           "translation", encoding="utf-8")
+    messages = []
+    korean_edition.write_lab_copies(tmp_path, draft=True, log=messages.append)
+    assert first.read_text(encoding="utf-8") == edited
+    assert second.read_text(encoding="utf-8") != "stale copy from an older translation"
+    assert any("Kept 1" in m and first.name in m for m in messages), messages
 
 
 def test_notebooks_written_with_korean_markdown(tmp_path):

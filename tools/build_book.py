@@ -1,7 +1,7 @@
 """Build the book: `make book` runs this.
 
     python tools/build_book.py                   # render walkthroughs, build site/
-    python tools/build_book.py --notebooks-only  # only write site/notebooks/*.ipynb
+    python tools/build_book.py --notebooks-only  # only site/notebooks/ and site/ko/notebooks/
     python tools/build_book.py --dest /tmp/site  # build elsewhere (the browser test does)
 
 Steps, each of which fails the build with a message naming what to fix:
@@ -397,9 +397,9 @@ def run_mdbook(dest: Path, root: Path = REPO, extra_env: dict | None = None) -> 
 # ---------------------------------------------------------------------------------------
 
 def write_notebooks(dest: Path, walkthroughs: list[Walkthrough], quick: bool,
-                    just_rendered: bool = False) -> None:
+                    just_rendered: bool = False) -> dict:
     """<dest>/notebooks/NN_slug.ipynb (with outputs when an up-to-date execution exists)
-    and NN_slug.py (the jupytext source) for every walkthrough.
+    and NN_slug.py (the jupytext source) for every walkthrough; returns {slug: notebook}.
 
     just_rendered: the pages were rendered by this very build, so the executed notebooks
     in the cache are the ones the pages show, even if a file changed since.
@@ -411,6 +411,7 @@ def write_notebooks(dest: Path, walkthroughs: list[Walkthrough], quick: bool,
     out.mkdir(parents=True, exist_ok=True)
     package = render.package_digest()
     executed_count = 0
+    written = {}
     for walkthrough in walkthroughs:
         notebook = None
         for mode in (quick, not quick):
@@ -430,11 +431,29 @@ def write_notebooks(dest: Path, walkthroughs: list[Walkthrough], quick: bool,
                                                "display_name": "Python 3"}
         nbformat.write(notebook, out / f"{walkthrough.slug}.ipynb")
         shutil.copy2(walkthrough.path, out / walkthrough.path.name)
+        written[walkthrough.slug] = notebook
     helpers = walkthroughs[0].path.parent / "figures.py" if walkthroughs else None
     if helpers is not None and helpers.is_file():   # the notebooks `import figures`
         shutil.copy2(helpers, out / helpers.name)
     log(f"Wrote {len(walkthroughs)} notebook(s) into {out} "
         f"({executed_count} with executed outputs)")
+    return written
+
+
+def write_korean_notebooks(dest: Path, walkthroughs: list[Walkthrough], english: dict) -> None:
+    """<dest>/ko/notebooks/: the same notebooks with their Markdown cells from po/ko/."""
+    import i18n
+    import korean_edition
+
+    catalogs = korean_edition.Catalogs(i18n.PO_ROOT, draft=korean_edition.draft_from_env())
+    try:
+        notebooks = {w.slug: korean_edition.translated_notebook(english[w.slug], w, catalogs)
+                     for w in walkthroughs}
+    except i18n.TranslationError as err:
+        raise BuildError(f"the Korean notebooks: {err}") from err
+    out = dest / korean_edition.EDITION_DIR / "notebooks"
+    korean_edition.write_notebooks(out, walkthroughs, notebooks, catalogs)
+    log(f"Wrote {len(walkthroughs)} Korean notebook(s) into {out}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -468,7 +487,8 @@ def build(dest: Path = DEFAULT_DEST, quick: bool = False, timeout: int = 900,
     started = time.monotonic()
     dest = dest.resolve()
     if notebooks_only:
-        write_notebooks(dest, find_walkthroughs(), quick)
+        walkthroughs = find_walkthroughs()
+        write_korean_notebooks(dest, walkthroughs, write_notebooks(dest, walkthroughs, quick))
         return
     walkthroughs = render.render_all(quick=quick, timeout=timeout, jobs=jobs, log=log)
     update_summary(walkthroughs)
@@ -496,7 +516,7 @@ def build(dest: Path = DEFAULT_DEST, quick: bool = False, timeout: int = 900,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the book into site/.")
     parser.add_argument("--notebooks-only", action="store_true",
-                        help="only write <dest>/notebooks/*.ipynb")
+                        help="only write the notebooks: <dest>/notebooks/ and <dest>/ko/notebooks/")
     parser.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="output folder")
     parser.add_argument("--quick", action="store_true", default=render.quick_from_env(),
                         help="GLOW_TTS_QUICK=1 for the walkthroughs (default: from the env)")

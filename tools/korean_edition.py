@@ -411,11 +411,26 @@ def write_lab_copies(out: Path, draft: bool | None = None, log=print) -> None:
     folder = out / "walkthroughs"
     folder.mkdir(parents=True, exist_ok=True)
     walkthroughs = find_walkthroughs()
+    kept = []
     for walkthrough in walkthroughs:
         target = folder / walkthrough.path.name
+        # what this function wrote last time: a copy that differs from it was edited by
+        # the reader in JupyterLab, and is kept rather than overwritten
+        stamp = folder / f".{walkthrough.path.name}.written"
         text = korean_percent_source(walkthrough, catalogs)
-        if not target.is_file() or target.read_text(encoding="utf-8") != text:
-            target.write_text(text, encoding="utf-8")   # keep a reader's open copy otherwise
+        if target.is_file():
+            current = target.read_text(encoding="utf-8")
+            if current == text:
+                stamp.write_text(text, encoding="utf-8")
+                continue
+            if not stamp.is_file() or stamp.read_text(encoding="utf-8") != current:
+                kept.append(target.name)
+                continue
+        target.write_text(text, encoding="utf-8")
+        stamp.write_text(text, encoding="utf-8")
+    if kept:
+        log(f"Kept {len(kept)} Korean walkthrough(s) you edited in {folder} (not updated from "
+            f"po/ko/; delete a file to get the current translation): {', '.join(kept)}")
     shutil.copy2(REPO / "walkthroughs" / "figures.py", folder / "figures.py")
     configs = out / "configs"
     if not configs.exists():
