@@ -129,8 +129,8 @@ def test_translate_refuses_gaps_and_drafts_leave_english():
     missing = dict(TOY_KOREAN, two="")
     with pytest.raises(i18n.TranslationError, match=r'po/ko/toy\.po: no Korean for "two"'):
         i18n.translate(TOY_PAGE, catalog(missing), "toy")
-    with pytest.raises(i18n.TranslationError, match=r'po/ko/toy\.po: the Korean for "A title" '
-                                                    r"is stale"):
+    with pytest.raises(i18n.TranslationError, match=r'po/ko/toy\.po: stale: the Korean for '
+                                                    r'"A title"'):
         i18n.translate(TOY_PAGE, catalog(TOY_KOREAN, fuzzy=("A title",)), "toy")
     draft: dict[str, None] = {}
     out = i18n.translate(TOY_PAGE, catalog(missing, fuzzy=("A title",)), "toy", draft)
@@ -518,7 +518,7 @@ def test_a_missing_or_stale_korean_message_fails_the_build(tmp_path):
 
     for n, change in enumerate((drop, empty, stale)):
         catalogs = _ui_catalog_copy(tmp_path / str(n), change)
-        with pytest.raises(i18n.TranslationError, match=r"po/ko/ui\.po: (no Korean for|the "
+        with pytest.raises(i18n.TranslationError, match=r"po/ko/ui\.po: (no Korean for|stale: the "
                                                         r"Korean for) \"Cannot read '\{char\}'"):
             korean_edition.tryit_messages(catalogs)
         found = i18n.check(catalogs.root, {"ui": i18n.english_pages()["ui"]})

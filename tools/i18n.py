@@ -440,6 +440,26 @@ def markup_problems(entry: polib.POEntry) -> list[str]:
     return found
 
 
+def shorten(text: str, limit: int = 100) -> str:
+    """An English unit cut to ``limit`` characters for a one-line message."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def entry_problem(name: str, key: str, entry: polib.POEntry | None) -> str | None:
+    """Why the catalog entry for ``key`` blocks the Korean edition, or None if it does not.
+
+    The one rule behind `check`, `make translations`' list and the build: an entry must
+    exist, have a translation, and not be fuzzy (stale).
+    """
+    if entry is None or not entry.msgstr.strip():
+        return (f"po/ko/{name}.po: no Korean for \"{shorten(key)}\" "
+                "(run `make translations`, then translate it)")
+    if "fuzzy" in entry.flags:
+        return (f"po/ko/{name}.po: stale: the Korean for \"{shorten(key)}\" was written for "
+                "an older English (update it and remove the fuzzy flag)")
+    return None
+
+
 def lint(paths: list[Path]) -> list[str]:
     out = []
     for path in paths:
@@ -447,24 +467,14 @@ def lint(paths: list[Path]) -> list[str]:
             if entry.obsolete:
                 continue
             for problem in markup_problems(entry):
-                english = entry.msgid if len(entry.msgid) <= 80 else entry.msgid[:77] + "..."
-                out.append(f"{path}: \"{english}\": {problem}")
+                out.append(f"{path}: \"{shorten(entry.msgid, 80)}\": {problem}")
     return out
 
 
 def problems(name: str, po: polib.POFile) -> list[str]:
     """One line per entry that blocks the build: untranslated or stale (fuzzy)."""
-    found = []
-    for entry in po:
-        if entry.obsolete:
-            continue
-        english = entry.msgid if len(entry.msgid) <= 100 else entry.msgid[:97] + "..."
-        if "fuzzy" in entry.flags:
-            found.append(f"po/ko/{name}.po: stale (the English changed; update the Korean "
-                         f"and remove the fuzzy flag): \"{english}\"")
-        elif not entry.msgstr.strip():
-            found.append(f"po/ko/{name}.po: untranslated: \"{english}\"")
-    return found
+    found = (entry_problem(name, entry.msgid, entry) for entry in po if not entry.obsolete)
+    return [problem for problem in found if problem is not None]
 
 
 def update(root: Path = PO_ROOT, pages: dict[str, str] | None = None) -> list[str]:
@@ -496,11 +506,7 @@ def check(root: Path = PO_ROOT, pages: dict[str, str] | None = None) -> list[str
             continue
         po = polib.pofile(str(path), wrapwidth=0)
         have = {e.msgid for e in po if not e.obsolete}
-        for key in units(text):
-            if key not in have:
-                english = key if len(key) <= 100 else key[:97] + "..."
-                found.append(f"po/ko/{name}.po: new English paragraph not in the catalog "
-                             f"(run `make translations`): \"{english}\"")
+        found.extend(entry_problem(name, key, None) for key in units(text) if key not in have)
         found.extend(problems(name, po))
     return found
 
@@ -538,14 +544,7 @@ def translate(markdown: str, po: polib.POFile, name: str,
             out.extend(piece.lines)
             continue
         entry = table.get(piece.key)
-        english = piece.key if len(piece.key) <= 100 else piece.key[:97] + "..."
-        problem = None
-        if entry is None or not entry.msgstr.strip():
-            problem = (f"po/ko/{name}.po: no Korean for \"{english}\" "
-                       "(run `make translations`, then translate it)")
-        elif "fuzzy" in entry.flags:
-            problem = (f"po/ko/{name}.po: the Korean for \"{english}\" is stale "
-                       "(the English changed; update it and remove the fuzzy flag)")
+        problem = entry_problem(name, piece.key, entry)
         if problem is not None:
             if draft is None:
                 raise TranslationError(problem)
