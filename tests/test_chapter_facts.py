@@ -261,23 +261,15 @@ def test_the_versions_the_chapters_quote_are_the_pinned_ones():
         assert version == pins[name], (name, version, pins[name])
 
 
-def test_the_rendezvous_rejects_port_80000_with_a_value_error():
+def test_the_rendezvous_rejects_port_80000_with_a_value_error(monkeypatch):
     """changes.md and flowchart.md: from PyTorch 1.11 on, the env:// rendezvous refuses
     MASTER_PORT=80000 with a ValueError before it opens any socket."""
     import torch.distributed as dist
 
-    env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "80000"}
-    old = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        with pytest.raises(ValueError, match="port must have value from 0 to 65535 but was 80000"):
-            next(dist.rendezvous("env://", rank=0, world_size=1))
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "80000")
+    with pytest.raises(ValueError, match="port must have value from 0 to 65535 but was 80000"):
+        next(dist.rendezvous("env://", rank=0, world_size=1))
     assert "ValueError since torch 1.11" in (REPO / "tools" / "flowchart.py").read_text(encoding="utf-8")
 
 
