@@ -11,7 +11,6 @@ defined), both recorded from jaywalnut310/glow-tts at the commit below.
 from __future__ import annotations
 
 import importlib
-import os
 import re
 import subprocess
 import sys
